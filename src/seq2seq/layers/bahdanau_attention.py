@@ -1,0 +1,71 @@
+"""Additive attention of Bahdanau et al. (2015) with keys computed once per sequence."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="seq2seq")
+class BahdanauAttention(keras.layers.Layer):
+    """Additive attention: `e_tj = v^T tanh(W_h H_j + W_s s_{t-1})`, softmax over `j`.
+
+    The score depends on the decoder's previous state `s_{t-1}` and on every encoder
+    position `H_j` (the original library's version dropped the state term inside the
+    softmax, so its weights were the same at every step). `keys(memory)` computes
+    `W_h H` once per sequence; each decoder step then costs one small matrix multiply
+    for the query. Masked (padded) positions get zero weight.
+
+    Args:
+        units: Positive int, size of the attention hidden layer.
+        **kwargs: Base layer keyword arguments.
+
+    Call arguments:
+        query: `(batch, query_dim)` previous decoder state.
+        keys: `(batch, in_len, units)` from `keys(memory)`.
+        memory: `(batch, in_len, memory_dim)` encoder outputs.
+        mask: Optional `(batch, in_len)` boolean mask of real positions.
+
+    Returns:
+        `(context, weights)`: `(batch, memory_dim)` and `(batch, in_len)`.
+
+    Example:
+    >>> import numpy as np
+    >>> from seq2seq.layers import BahdanauAttention
+    >>> attention = BahdanauAttention(4)
+    >>> attention.build((None, 6), (None, None, 8))
+    >>> memory = np.random.rand(2, 5, 8).astype("float32")
+    >>> context, weights = attention(np.zeros((2, 6)), attention.keys(memory), memory)
+    >>> tuple(context.shape), tuple(weights.shape)
+    ((2, 8), (2, 5))
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, query_shape, memory_shape=None):
+        memory_dim = memory_shape[-1]
+        self.memory_kernel = self.add_weight(
+            shape=(memory_dim, self.units), initializer="glorot_uniform", name="memory_kernel"
+        )
+        self.query_kernel = self.add_weight(
+            shape=(query_shape[-1], self.units), initializer="glorot_uniform", name="query_kernel"
+        )
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+        self.score_vector = self.add_weight(shape=(self.units,), initializer="glorot_uniform", name="score_vector")
+        self.built = True
+
+    def keys(self, memory):
+        """Projects the encoder memory once: `(batch, in_len, units)`."""
+        return ops.matmul(memory, self.memory_kernel) + self.bias
+
+    def call(self, query, keys, memory, mask=None):
+        projected_query = ops.expand_dims(ops.matmul(query, self.query_kernel), 1)  # (batch, 1, units)
+        scores = ops.sum(ops.tanh(keys + projected_query) * self.score_vector, axis=-1)  # (batch, in_len)
+        if mask is not None:
+            scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
+        weights = ops.softmax(scores, axis=-1)
+        context = ops.sum(ops.expand_dims(weights, -1) * memory, axis=1)  # (batch, memory_dim)
+        return context, weights
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}

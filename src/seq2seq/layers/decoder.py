@@ -1,0 +1,293 @@
+"""Recurrent decoder with output feedback, optional peek, attention and teacher forcing."""
+
+import keras
+from keras import ops
+
+from seq2seq.layers.bahdanau_attention import BahdanauAttention
+from seq2seq.layers.cell_factory import make_cell
+
+START_ID = 1
+
+
+@keras.saving.register_keras_serializable(package="seq2seq")
+class Decoder(keras.layers.Layer):
+    """A stack of recurrent cells that feeds each step's output back as the next input.
+
+    One implementation serves real values and token ids. The value fed back at step
+    `t` is the previous output (real-valued) or the embedding of its arg-max id (token
+    mode); step 0 receives the start value (a vector the model computes, or the start
+    token's embedding). With `peek=True` the context vector is an extra input of every
+    step (Cho et al. 2014). With `attention=True` the first layer receives a Bahdanau
+    context computed from its previous state, further layers are stacked above it, and
+    the output layer reads `[h_t; context_t]`.
+
+    Three modes: free running (no targets), teacher forcing (targets given: step `t`
+    receives target `t-1`, never target `t`; input projections and the output layer run
+    once over all steps outside the loop), and scheduled sampling (targets plus a
+    per-step choice of feeding the model's own prediction).
+
+    Args:
+        units: Hidden size of every layer.
+        output_dim: Size of each output vector, or the vocabulary size in token mode.
+        depth: Number of stacked layers.
+        cell: `"lstm"` or `"gru"`.
+        output_activation: Activation of the output layer (real-valued mode).
+        output_vocab_size: If set, token mode: outputs are logits over this vocabulary.
+        embedding_dim: Size of the target embedding in token mode.
+        feedback_dim: Size of the fed-back value in real-valued mode (`output_dim`).
+        memory_dim: Feature size of the encoder outputs (attention) or context (peek).
+        attention: Use Bahdanau attention over the encoder outputs.
+        attention_units: Hidden size of the attention layer (default `units`).
+        peek: Feed the context vector into every step.
+        inner_broadcast_state: Thread one state vertically through the stack at each
+            step (the original library's behaviour) instead of a state per layer.
+        dropout: Dropout between stacked layers (one mask per sequence).
+        unroll: Unroll the decoding loop.
+        **kwargs: Base layer keyword arguments.
+
+    Call arguments:
+        bundle: Dict from the model: `start` `(batch, output_dim)` in real-valued mode,
+            `context` `(batch, memory_dim)`, `memory` `(batch, in_len, memory_dim)`,
+            `mask` `(batch, in_len)` or None.
+        initial_states: List over layers of lists of `(batch, units)` tensors.
+        length: Number of steps to run when free running.
+        targets: Optional targets for teacher forcing, `(batch, out_len, output_dim)`
+            floats or `(batch, out_len)` ids.
+        sample_mask: Optional `(out_len, batch, 1)` floats, 1 where the step feeds the
+            model's own prediction instead of the target (scheduled sampling).
+        training: Enables dropout.
+
+    Returns:
+        Dict with `outputs` `(batch, out_len, output_dim)` (logits in token mode) and
+        `attention` `(batch, out_len, in_len)` or None.
+
+    Example:
+    >>> import numpy as np
+    >>> from seq2seq.layers import Decoder
+    >>> decoder = Decoder(8, output_dim=3, feedback_dim=3)
+    >>> decoder.build()
+    >>> states = [[np.zeros((2, 8), "float32"), np.zeros((2, 8), "float32")]]
+    >>> result = decoder({"start": np.zeros((2, 3), "float32")}, states, length=4)
+    >>> tuple(result["outputs"].shape)
+    (2, 4, 3)
+    """
+
+    def __init__(
+        self,
+        units,
+        output_dim,
+        depth=1,
+        cell="lstm",
+        output_activation="linear",
+        output_vocab_size=None,
+        embedding_dim=None,
+        feedback_dim=None,
+        memory_dim=None,
+        attention=False,
+        attention_units=None,
+        peek=False,
+        inner_broadcast_state=False,
+        dropout=0.0,
+        unroll=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = units
+        self.output_dim = output_dim
+        self.depth = depth
+        self.cell = cell
+        self.output_activation = output_activation
+        self.output_vocab_size = output_vocab_size
+        self.embedding_dim = embedding_dim
+        self.feedback_dim = feedback_dim
+        self.memory_dim = memory_dim
+        self.attention = attention
+        self.attention_units = attention_units
+        self.peek = peek
+        self.inner_broadcast_state = inner_broadcast_state
+        self.dropout = dropout
+        self.unroll = unroll
+        self.token_mode = bool(output_vocab_size)
+        self.feature_dim = embedding_dim if self.token_mode else (feedback_dim or output_dim)
+        self.context_dim = memory_dim if (attention or peek) else 0
+        self.embedding = (
+            keras.layers.Embedding(output_vocab_size, embedding_dim, name="target_embedding")
+            if self.token_mode
+            else None
+        )
+        self.cells = [make_cell(cell, units, name=f"cell_{i}") for i in range(depth)]
+        self.attention_layer = BahdanauAttention(attention_units or units, name="attention") if attention else None
+        self.output_layer = keras.layers.Dense(
+            output_dim, activation=None if self.token_mode else output_activation, name="output"
+        )
+        self.dropout_layer = keras.layers.Dropout(dropout) if dropout else None
+
+    def build(self, input_shape=None):
+        if self.embedding is not None:
+            self.embedding.build((None, None))
+        self.cells[0].build((None, self.feature_dim + self.context_dim))
+        for cell in self.cells[1:]:
+            cell.build((None, self.units))
+        if self.attention_layer is not None:
+            self.attention_layer.build((None, self.units), (None, None, self.memory_dim))
+        self.output_layer.build((None, self.units + (self.memory_dim if self.attention else 0)))
+        self.built = True
+
+    @property
+    def readout_dim(self):
+        return self.units + (self.memory_dim if self.attention else 0)
+
+    def embed(self, ids):
+        """Target embedding of token ids (token mode)."""
+        return self.embedding(ids)
+
+    def feedback(self, outputs):
+        """The value fed back from a step's outputs: the output itself or its arg-max's embedding."""
+        if self.token_mode:
+            return self.embedding(ops.argmax(outputs, axis=-1))
+        return outputs
+
+    def start_features(self, bundle, batch_size):
+        """The value fed to step 0."""
+        if self.token_mode:
+            return self.embedding(ops.full((batch_size,), START_ID, dtype="int32"))
+        return bundle["start"]
+
+    def project_features(self, features):
+        """First-layer input projection of fed-back values, for one step or all steps."""
+        kernel = self.cells[0].kernel
+        if self.context_dim:
+            kernel = kernel[: self.feature_dim]
+        return ops.matmul(features, kernel) + self.cells[0].bias
+
+    def prepare(self, bundle):
+        """Adds the attention keys to `bundle`: computed once per sequence."""
+        if self.attention and "keys" not in bundle:
+            bundle = {**bundle, "keys": self.attention_layer.keys(bundle["memory"])}
+        return bundle
+
+    def dropout_masks(self, batch_size, training):
+        """One dropout mask per upper layer, shared by all steps of a sequence."""
+        if not (training and self.dropout_layer is not None and self.depth > 1):
+            return None
+        ones = ops.ones((batch_size, self.units), dtype=self.compute_dtype)
+        return [self.dropout_layer(ones, training=True) for _ in range(self.depth - 1)]
+
+    def recurrent_step(self, projected, states, bundle, masks=None):
+        """One step from the projected fed-back value. Returns `(readout, states, weights)`."""
+        context, weights = None, None
+        if self.attention:
+            context, weights = self.attention_layer(states[0][0], bundle["keys"], bundle["memory"], bundle.get("mask"))
+        elif self.peek:
+            context = bundle["context"]
+        if context is not None:
+            projected = projected + ops.matmul(context, self.cells[0].kernel[self.feature_dim :])
+        new_states = []
+        state = states[0]
+        x = None
+        for k, cell in enumerate(self.cells):
+            if k > 0:
+                inputs = x * masks[k - 1] if masks is not None else x
+                projected = cell.project(inputs)
+                if not self.inner_broadcast_state:
+                    state = states[k]
+            x, state = cell.step(projected, state)
+            new_states.append(state)
+        if self.inner_broadcast_state:
+            new_states = [state]
+        readout = ops.concatenate([x, context], axis=-1) if self.attention else x
+        return readout, new_states, weights
+
+    def step(self, features, states, bundle):
+        """One decoding step from the fed-back value's features, for generation.
+
+        Args:
+            features: `(batch, feature_dim)`: `embed(ids)` in token mode.
+            states: List over layers of lists of `(batch, units)` tensors.
+            bundle: The prepared bundle (see `prepare`).
+
+        Returns:
+            `(outputs, new_states, weights)`: outputs (logits in token mode)
+            `(batch, output_dim)`, weights `(batch, in_len)` or None.
+        """
+        readout, states, weights = self.recurrent_step(self.project_features(features), states, bundle)
+        return self.output_layer(readout), states, weights
+
+    def _zero_weights(self, bundle, batch_size):
+        if not self.attention:
+            return ops.zeros((batch_size, 1), dtype=self.compute_dtype)
+        return ops.zeros_like(bundle["memory"][..., 0])
+
+    def call(self, bundle, initial_states, length=None, targets=None, sample_mask=None, training=False):
+        bundle = self.prepare(bundle)
+        batch_size = ops.shape(initial_states[0][0])[0]
+        masks = self.dropout_masks(batch_size, training)
+        zero_weights = self._zero_weights(bundle, batch_size)
+        start = self.start_features(bundle, batch_size)
+        unroll = length if self.unroll is True and length else 1
+        teacher = None
+        if targets is not None:
+            if self.token_mode:
+                shifted = ops.concatenate(
+                    [ops.full((batch_size, 1), START_ID, dtype=targets.dtype), targets[:, :-1]], axis=1
+                )
+                teacher = self.embedding(shifted)
+            else:
+                teacher = ops.concatenate([ops.expand_dims(start, 1), targets[:, :-1]], axis=1)
+            teacher = ops.transpose(teacher, (1, 0, 2))  # (out_len, batch, feature_dim)
+            length = targets.shape[1]
+            unroll = length if self.unroll is True and length else 1
+
+        if teacher is not None and sample_mask is None:
+            projected = self.project_features(teacher)
+            zero_readout = ops.zeros((batch_size, self.readout_dim), dtype=self.compute_dtype)
+
+            def teacher_body(carry, z_t):
+                states, _, _ = carry
+                readout, states, weights = self.recurrent_step(z_t, states, bundle, masks)
+                carry = (states, readout, weights if weights is not None else zero_weights)
+                return carry, carry
+
+            _, (_, readouts, weights) = ops.scan(
+                teacher_body, (initial_states, zero_readout, zero_weights), projected, unroll=unroll
+            )
+            outputs = self.output_layer(ops.transpose(readouts, (1, 0, 2)))
+        else:
+            zero_outputs = ops.zeros((batch_size, self.output_dim), dtype=self.compute_dtype)
+
+            def free_body(carry, xs):
+                states, features, _, _ = carry
+                if xs is not None:
+                    teacher_t, use_own_t = xs
+                    features = use_own_t * features + (1.0 - use_own_t) * teacher_t
+                readout, states, weights = self.recurrent_step(self.project_features(features), states, bundle, masks)
+                outputs = self.output_layer(readout)
+                carry = (states, self.feedback(outputs), outputs, weights if weights is not None else zero_weights)
+                return carry, carry
+
+            xs = (teacher, ops.cast(sample_mask, self.compute_dtype)) if teacher is not None else None
+            init = (initial_states, start, zero_outputs, zero_weights)
+            _, (_, _, outputs, weights) = ops.scan(free_body, init, xs, length=length, unroll=unroll)
+            outputs = ops.transpose(outputs, (1, 0, 2))
+        attention = ops.transpose(weights, (1, 0, 2)) if self.attention else None
+        return {"outputs": outputs, "attention": attention}
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "output_dim": self.output_dim,
+            "depth": self.depth,
+            "cell": self.cell,
+            "output_activation": self.output_activation,
+            "output_vocab_size": self.output_vocab_size,
+            "embedding_dim": self.embedding_dim,
+            "feedback_dim": self.feedback_dim,
+            "memory_dim": self.memory_dim,
+            "attention": self.attention,
+            "attention_units": self.attention_units,
+            "peek": self.peek,
+            "inner_broadcast_state": self.inner_broadcast_state,
+            "dropout": self.dropout,
+            "unroll": self.unroll,
+        }
+        return {**super().get_config(), **config}

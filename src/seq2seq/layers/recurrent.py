@@ -1,0 +1,170 @@
+"""A recurrent layer that projects the inputs of all time steps in one matrix multiply."""
+
+import keras
+from keras import ops
+
+from seq2seq.layers.cell_factory import make_cell
+
+
+@keras.saving.register_keras_serializable(package="seq2seq")
+class Recurrent(keras.layers.Layer):
+    """Runs an `LSTMCell` or `GRUCell` over a sequence with `keras.ops.scan`.
+
+    The input projection of every step is one matrix multiply ahead of the loop, so the
+    loop body holds only the recurrent matrix multiply and the gates. Masked steps keep
+    the previous state and output zeros, so the final state is the state after the last
+    unmasked step whatever the padding.
+
+    Args:
+        units: Positive int, size of the hidden state.
+        cell: `"lstm"` or `"gru"`.
+        return_sequences: If True, return the output of every step, else the last.
+        go_backwards: If True, process the sequence from its end; outputs stay aligned
+            with the input positions.
+        stateful: If True, the final states of a batch are the initial states of the
+            next one, until `reset_states()`. Needs a fixed `batch_size`.
+        batch_size: Batch size, required when `stateful=True`.
+        unroll: If True, unroll the loop (faster for short sequences, more memory).
+        **kwargs: Base layer keyword arguments.
+
+    Call arguments:
+        inputs: `(batch, time, features)` tensor.
+        mask: Optional boolean `(batch, time)` tensor; False marks padding.
+        initial_state: Optional list of `(batch, units)` tensors.
+        training: Unused.
+
+    Returns:
+        `(outputs, final_states)`: outputs `(batch, time, units)` or `(batch, units)`,
+        final states a list of `(batch, units)` tensors (`[h, c]` or `[h]`).
+
+    Example:
+    >>> import numpy as np
+    >>> from seq2seq.layers import Recurrent
+    >>> layer = Recurrent(8, return_sequences=True)
+    >>> outputs, states = layer(np.zeros((2, 5, 3), "float32"))
+    >>> tuple(outputs.shape), len(states)
+    ((2, 5, 8), 2)
+    """
+
+    def __init__(
+        self,
+        units,
+        cell="lstm",
+        return_sequences=False,
+        go_backwards=False,
+        stateful=False,
+        batch_size=None,
+        unroll=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if stateful and not batch_size:
+            raise ValueError(
+                "Invalid value for argument `batch_size`. Expected a fixed positive batch size "
+                f"when `stateful=True`. Received: batch_size={batch_size!r}"
+            )
+        self.units = units
+        self.cell_type = cell
+        self.cell = make_cell(cell, units, name="cell")
+        self.return_sequences = return_sequences
+        self.go_backwards = go_backwards
+        self.stateful = stateful
+        self.batch_size = batch_size
+        self.unroll = unroll
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.cell.build(input_shape)
+        if self.stateful:
+            self.states = [
+                self.add_weight(
+                    shape=(self.batch_size, size), initializer="zeros", trainable=False, name=f"state_{i}"
+                )
+                for i, size in enumerate(self.cell.state_size)
+            ]
+        self.built = True
+
+    def reset_states(self):
+        """Sets the carried states of a stateful layer back to zero."""
+        if self.stateful:
+            for state in self.states:
+                state.assign(ops.zeros_like(state))
+
+    def get_initial_state(self, batch_size):
+        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.cell.state_size]
+
+    def call(self, inputs, mask=None, initial_state=None, training=False):
+        if initial_state is None:
+            if self.stateful:
+                initial_state = [ops.convert_to_tensor(state) for state in self.states]
+            else:
+                initial_state = self.get_initial_state(ops.shape(inputs)[0])
+        projected = ops.transpose(self.cell.project(inputs), (1, 0, 2))  # (time, batch, gates*units)
+        final_states, outputs = run_steps(
+            self.cell.step, projected, list(initial_state), mask, self.go_backwards, self.unroll
+        )
+        if self.stateful:
+            for variable, value in zip(self.states, final_states):
+                variable.assign(value)
+        if self.return_sequences:
+            return ops.transpose(outputs, (1, 0, 2)), final_states
+        return final_states[0], final_states
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "cell": self.cell_type,
+            "return_sequences": self.return_sequences,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "batch_size": self.batch_size,
+            "unroll": self.unroll,
+        }
+        return {**super().get_config(), **config}
+
+
+def run_steps(step, projected, initial_state, mask=None, reverse=False, unroll=False):
+    """Scans `step(projected_t, states) -> (output, states)` over time-major inputs.
+
+    The cell's output is its first state (`h`), so the scan stacks the states
+    themselves: `keras.ops.scan` on TensorFlow needs the stacked values to have the
+    structure of the carry.
+
+    Args:
+        step: The cell's step function.
+        projected: `(time, batch, features)` projected inputs.
+        initial_state: List of `(batch, units)` tensors.
+        mask: Optional `(batch, time)` boolean mask; masked steps keep the state and
+            output zeros.
+        reverse: Scan from the last step to the first; outputs keep input order.
+        unroll: Unroll the loop.
+
+    Returns:
+        `(final_states, outputs)` with outputs `(time, batch, units)`.
+    """
+    time_steps = projected.shape[0]
+    unroll_arg = (time_steps or 1) if unroll is True else 1
+    if mask is None:
+
+        def body(states, z_t):
+            _, states = step(z_t, states)
+            return states, states
+
+        final_states, stacked = ops.scan(body, initial_state, projected, reverse=reverse, unroll=unroll_arg)
+        return final_states, stacked[0]
+
+    mask_t = ops.expand_dims(ops.transpose(ops.cast(mask, projected.dtype), (1, 0)), -1)  # (time, batch, 1)
+
+    def masked_body(states, inputs):
+        z_t, m_t = inputs
+        _, new_states = step(z_t, states)
+        new_states = [m_t * new + (1.0 - m_t) * old for new, old in zip(new_states, states)]
+        return new_states, new_states
+
+    final_states, stacked = ops.scan(
+        masked_body, initial_state, (projected, mask_t), reverse=reverse, unroll=unroll_arg
+    )
+    return final_states, stacked[0] * mask_t

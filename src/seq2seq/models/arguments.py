@@ -1,0 +1,73 @@
+"""Validation and normalisation of the models' constructor arguments."""
+
+
+def _is_positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def check_depth(depth) -> tuple[int, int]:
+    """Returns `(encoder_depth, decoder_depth)` from an int or a pair of positive ints."""
+    if _is_positive_int(depth):
+        return depth, depth
+    if isinstance(depth, (tuple, list)) and len(depth) == 2 and all(_is_positive_int(d) for d in depth):
+        return int(depth[0]), int(depth[1])
+    raise ValueError(
+        "Invalid value for argument `depth`. Expected a positive int or a pair of positive ints. "
+        f"Received: depth={depth!r}"
+    )
+
+
+def check_positive(name: str, value, allow_none: bool = False):
+    """Raises a `ValueError` naming `name` unless `value` is a positive int (or None if allowed)."""
+    if value is None and allow_none:
+        return value
+    if not _is_positive_int(value):
+        raise ValueError(f"Invalid value for argument `{name}`. Expected a positive int. Received: {name}={value!r}")
+    return value
+
+
+def check_rate(name: str, value) -> float:
+    """Raises a `ValueError` unless `value` is a float in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected a float in [0, 1). Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def resolve_input_shape(
+    batch_input_shape=None,
+    input_shape=None,
+    batch_size=None,
+    input_dim=None,
+    input_length=None,
+    token_mode: bool = False,
+) -> tuple:
+    """The full input shape, with the original library's precedence.
+
+    `batch_input_shape` wins; else `(batch_size,) + input_shape`; else
+    `(batch_size, input_length, input_dim)`. In token mode the shape is
+    `(batch_size, input_length)`.
+    """
+    if batch_input_shape is not None:
+        shape = tuple(batch_input_shape)
+        name, value = "batch_input_shape", batch_input_shape
+    elif input_shape is not None:
+        shape = (batch_size,) + tuple(input_shape)
+        name, value = "input_shape", input_shape
+    else:
+        shape = (batch_size, input_length) if token_mode else (batch_size, input_length, input_dim)
+        name, value = "input_dim", input_dim
+    expected_rank = 2 if token_mode else 3
+    if len(shape) != expected_rank:
+        kind = "(batch, time) for token ids" if token_mode else "(batch, time, features)"
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected a shape of rank {expected_rank}, {kind}. "
+            f"Received: {name}={value!r}"
+        )
+    if not token_mode and not _is_positive_int(shape[-1]):
+        raise ValueError(
+            "Invalid value for argument `input_dim`. Expected a positive int, given directly or through "
+            f"`input_shape` or `batch_input_shape`. Received: input_dim={shape[-1]!r}"
+        )
+    return shape

@@ -1,0 +1,306 @@
+"""What the three seq2seq models share: arguments, inputs, modes, inference helpers."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from seq2seq.layers.cell_factory import check_cell_name
+from seq2seq.layers.recurrent import Recurrent
+from seq2seq.models import arguments
+
+
+class Seq2SeqModel(keras.Model):
+    """Base class of `SimpleSeq2Seq`, `Seq2Seq` and `AttentionSeq2Seq`.
+
+    Subclasses create their layers in `_make_layers()` and run them in
+    `_forward(x, targets, training, sample_mask)`. This class resolves the input
+    shape, validates arguments and data, chooses between free running, teacher forcing
+    and scheduled sampling, and offers `encode`, `predict_attention` and `generate`.
+
+    Token mode is on when `output_vocab_size` is given: the model ends in a softmax over
+    the output vocabulary (or returns logits with `logits=True`), the default loss
+    ignores padding (id 0), and `teacher_force` defaults to True. Real-valued mode keeps
+    the original library's defaults.
+    """
+
+    uses_feedback = True
+
+    def __init__(
+        self,
+        output_dim=None,
+        output_length=None,
+        hidden_dim=None,
+        input_shape=None,
+        batch_size=None,
+        batch_input_shape=None,
+        input_dim=None,
+        input_length=None,
+        depth=1,
+        dropout=0.0,
+        unroll=False,
+        stateful=False,
+        cell="lstm",
+        output_activation="linear",
+        teacher_force=None,
+        scheduled_sampling=False,
+        input_vocab_size=None,
+        output_vocab_size=None,
+        embedding_dim=None,
+        logits=False,
+        source_vocabulary=None,
+        target_vocabulary=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.token_input = input_vocab_size is not None
+        self.token_mode = output_vocab_size is not None
+        arguments.check_positive("input_vocab_size", input_vocab_size, allow_none=True)
+        arguments.check_positive("output_vocab_size", output_vocab_size, allow_none=True)
+        if self.token_mode and output_dim is not None and output_dim != output_vocab_size:
+            raise ValueError(
+                "Invalid value for argument `output_dim`. Expected None or `output_vocab_size` "
+                f"({output_vocab_size}) in token mode. Received: output_dim={output_dim!r}"
+            )
+        output_dim = output_vocab_size if self.token_mode else output_dim
+        self.output_dim = arguments.check_positive("output_dim", output_dim)
+        self.output_length = arguments.check_positive("output_length", output_length)
+        default_hidden = embedding_dim or 64 if self.token_mode else output_dim
+        self.hidden_dim = arguments.check_positive("hidden_dim", hidden_dim or default_hidden)
+        self.embedding_dim = arguments.check_positive(
+            "embedding_dim", embedding_dim or (self.hidden_dim if (self.token_mode or self.token_input) else None),
+            allow_none=not (self.token_mode or self.token_input),
+        )
+        self.input_vocab_size = input_vocab_size
+        self.output_vocab_size = output_vocab_size
+        self.depth = depth
+        self.encoder_depth, self.decoder_depth = arguments.check_depth(depth)
+        self.dropout = arguments.check_rate("dropout", dropout)
+        self.unroll = unroll
+        self.stateful = stateful
+        self.cell = check_cell_name(cell)
+        self.output_activation = output_activation
+        keras.activations.get(output_activation)
+        self.logits = logits
+        self.teacher_force = self.token_mode if teacher_force is None else bool(teacher_force)
+        self.scheduled_sampling = bool(scheduled_sampling)
+        self.source_vocabulary = _deserialize(source_vocabulary)
+        self.target_vocabulary = _deserialize(target_vocabulary)
+        self.seed = seed
+        self.full_input_shape = arguments.resolve_input_shape(
+            batch_input_shape, input_shape, batch_size, input_dim, input_length, token_mode=self.token_input
+        )
+        self.batch_size = self.full_input_shape[0]
+        self.input_length = self.full_input_shape[1]
+        self.input_dim = None if self.token_input else self.full_input_shape[2]
+        if stateful and not self.batch_size:
+            raise ValueError(
+                "Invalid value for argument `batch_size`. Expected a fixed batch size (through `batch_size` "
+                f"or `batch_input_shape`) when `stateful=True`. Received: batch_size={self.batch_size!r}"
+            )
+        self._config = {
+            "output_dim": None if self.token_mode else output_dim,
+            "output_length": output_length,
+            "hidden_dim": hidden_dim,
+            "batch_input_shape": self.full_input_shape,
+            "depth": depth,
+            "dropout": dropout,
+            "unroll": unroll,
+            "stateful": stateful,
+            "cell": self.cell,
+            "output_activation": output_activation,
+            "teacher_force": teacher_force,
+            "scheduled_sampling": scheduled_sampling,
+            "input_vocab_size": input_vocab_size,
+            "output_vocab_size": output_vocab_size,
+            "embedding_dim": embedding_dim,
+            "logits": logits,
+            "seed": seed,
+        }
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._make_layers()
+        self.build(self.full_input_shape)
+
+    # Subclass hooks -------------------------------------------------------------------
+
+    def _make_layers(self):
+        raise NotImplementedError
+
+    def _build_layers(self, input_shape):
+        raise NotImplementedError
+
+    def _forward(self, x, targets, training, sample_mask):
+        raise NotImplementedError
+
+    # Keras API ---------------------------------------------------------------------------
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self._build_layers(self.full_input_shape)
+        self.sampling_probability = self.add_weight(
+            shape=(), initializer="zeros", trainable=False, name="sampling_probability"
+        )
+        self.built = True
+
+    def call(self, inputs, training=False):
+        x, targets = self._split_inputs(inputs)
+        self._check_input_tensor(x)
+        use_targets = training and targets is not None and (self.teacher_force or self.scheduled_sampling)
+        targets = targets if use_targets and self.uses_feedback else None
+        sample_mask = None
+        if targets is not None and self.scheduled_sampling:
+            shape = (targets.shape[1], ops.shape(targets)[0], 1)
+            draws = keras.random.uniform(shape, seed=self.seed_generator)
+            sample_mask = ops.cast(draws < ops.cast(self.sampling_probability, draws.dtype), "float32")
+        result = self._forward(x, targets, training, sample_mask)
+        return self._finish(result["outputs"])
+
+    def _finish(self, outputs):
+        if self.token_mode and not self.logits:
+            return ops.softmax(outputs, axis=-1)
+        return outputs
+
+    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
+        """`keras.Model.compile`; in token mode the default loss ignores padding (id 0)."""
+        if loss is None and self.token_mode:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=self.logits, ignore_class=0)
+        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`. A teacher-forced model given `fit(x, y)` trains on `([x, y], y)`."""
+        x_part = x[0] if isinstance(x, (list, tuple)) else x
+        self.check_data(x_part, y)
+        if (self.teacher_force or self.scheduled_sampling) and y is not None and not isinstance(x, (list, tuple)):
+            x = [x, y]
+        return super().fit(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """`keras.Model.predict`; runs free (own outputs fed back). Targets given in `[x, y]` are ignored."""
+        x = x[0] if isinstance(x, (list, tuple)) else x
+        self.check_data(x)
+        return super().predict(x, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.evaluate`; runs free, so it needs no targets as inputs."""
+        x = x[0] if isinstance(x, (list, tuple)) else x
+        self.check_data(x, y)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def reset_states(self):
+        """Zeros the carried states of a stateful model."""
+        for layer in self._flatten_layers(include_self=False):
+            if isinstance(layer, Recurrent):
+                layer.reset_states()
+
+    # Inputs and checks -------------------------------------------------------------------
+
+    def _split_inputs(self, inputs):
+        if isinstance(inputs, dict):
+            return inputs["x"], inputs.get("y")
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) == 1:
+                return inputs[0], None
+            if len(inputs) == 2:
+                return inputs[0], inputs[1]
+            raise ValueError(
+                f"Invalid model inputs. Expected `x` or `[x, y]`. Received a sequence of {len(inputs)} inputs."
+            )
+        return inputs, None
+
+    def _check_input_tensor(self, x):
+        shape = tuple(x.shape)
+        rank = 2 if self.token_input else 3
+        if len(shape) != rank:
+            expected = "(batch, time) token ids" if self.token_input else f"(batch, time, {self.input_dim})"
+            raise ValueError(f"Invalid input `x`. Expected a rank-{rank} array {expected}. Received shape {shape}.")
+        if not self.token_input and shape[-1] is not None and shape[-1] != self.input_dim:
+            raise ValueError(
+                f"Invalid input `x`. Expected feature size {self.input_dim} (input_dim). "
+                f"Received shape {shape} with feature size {shape[-1]}."
+            )
+
+    def check_data(self, x, y=None):
+        """Checks the rank, feature size and id range of array data before Keras sees it."""
+        if isinstance(x, np.ndarray):
+            self._check_input_tensor(x)
+            if self.token_input:
+                _check_ids("x", x, self.input_vocab_size, "input_vocab_size")
+        if isinstance(y, np.ndarray):
+            if self.token_mode:
+                if y.ndim != 2:
+                    raise ValueError(
+                        f"Invalid targets `y`. Expected a rank-2 array (batch, time) of token ids. Received shape {y.shape}."
+                    )
+                _check_ids("y", y, self.output_vocab_size, "output_vocab_size")
+            elif y.ndim != 3 or y.shape[-1] != self.output_dim:
+                raise ValueError(
+                    f"Invalid targets `y`. Expected shape (batch, time, {self.output_dim}). Received shape {y.shape}."
+                )
+
+    # Feedback models (Seq2Seq, AttentionSeq2Seq) ----------------------------------------
+
+    def _bundle(self, encoded):
+        """What the decoder reads from the encoder: context, memory, mask and start value."""
+        bundle = {"context": encoded["last"], "memory": encoded["outputs"], "mask": encoded["mask"]}
+        if not self.token_mode:
+            bundle["start"] = self.start_layer(encoded["last"])
+        return bundle
+
+    def _initial_states(self, encoded):
+        if self.bridge is None:
+            batch = ops.shape(encoded["last"])[0]
+            zeros = ops.zeros((batch, self.hidden_dim), dtype=self.compute_dtype)
+            layers = 1 if self.decoder.inner_broadcast_state else self.decoder_depth
+            return [[zeros] * len(self.decoder.cells[0].state_size) for _ in range(layers)]
+        return self.bridge(encoded["states"])
+
+    def _forward(self, x, targets, training, sample_mask):
+        encoded = self.encoder(x, training=training)
+        return self.decoder(
+            self._bundle(encoded),
+            self._initial_states(encoded),
+            length=self.output_length,
+            targets=targets,
+            sample_mask=sample_mask,
+            training=training,
+        )
+
+    # Inference helpers -------------------------------------------------------------------
+
+    def encode(self, x):
+        """Runs the encoder. Returns a dict of numpy arrays: `outputs` (every step) and `context`."""
+        self.check_data(np.asarray(x))
+        encoded = self.encoder(ops.convert_to_tensor(x), training=False)
+        return {
+            "outputs": ops.convert_to_numpy(encoded["outputs"]),
+            "context": ops.convert_to_numpy(encoded["last"]),
+        }
+
+    def get_config(self):
+        config = dict(self._config)
+        config["source_vocabulary"] = _serialize(self.source_vocabulary)
+        config["target_vocabulary"] = _serialize(self.target_vocabulary)
+        return {**super().get_config(), **config}
+
+
+def _check_ids(name, ids, vocab_size, vocab_name):
+    if ids.size == 0:
+        return
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"Invalid input `{name}`. Expected integer token ids. Received dtype {ids.dtype}.")
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high >= vocab_size:
+        bad = low if low < 0 else high
+        raise ValueError(
+            f"Invalid input `{name}`. Expected token ids in [0, {vocab_size}) ({vocab_name}={vocab_size}). "
+            f"Received id {bad}."
+        )
+
+
+def _serialize(obj):
+    return None if obj is None else keras.saving.serialize_keras_object(obj)
+
+
+def _deserialize(obj):
+    return keras.saving.deserialize_keras_object(obj) if isinstance(obj, dict) else obj

@@ -1,0 +1,159 @@
+"""Encoder-decoder with state transfer and output feedback (Sutskever et al.; Cho et al.)."""
+
+import keras
+
+from seq2seq.layers.bridge import Bridge
+from seq2seq.layers.decoder import Decoder
+from seq2seq.layers.encoder import Encoder
+from seq2seq.models.base import Seq2SeqModel
+
+
+@keras.saving.register_keras_serializable(package="seq2seq")
+class Seq2Seq(Seq2SeqModel):
+    """Encoder whose final states start a decoder that feeds its outputs back.
+
+    The stacked encoder's final states initialise the decoder (`broadcast_state`),
+    bridged across different depths. The context `C = Dense(output_dim)(h_enc)` is the
+    start value of step 0; every later step receives the previous step's output. With
+    `peek=True` the encoder's last output is also an input of every decoder step (Cho
+    et al. 2014). With `teacher_force=True` the model trains on `[x, y]` and step `t`
+    receives `y[t-1]`; prediction and evaluation always run free on `x` alone.
+
+    Args:
+        output_dim: Size of each output vector (None in token mode).
+        output_length: Number of output steps.
+        batch_input_shape: `(batch_size, input_length, input_dim)`; wins over the others.
+        input_shape: `(input_length, input_dim)`.
+        batch_size: Fixed batch size (needed when `stateful=True`).
+        input_dim: Input feature size.
+        input_length: Input length, or None for variable lengths.
+        hidden_dim: Hidden size (default `output_dim`).
+        depth: Layers, an int or an `(encoder, decoder)` pair.
+        broadcast_state: Start the decoder from the encoder's final states (else zeros).
+        unroll: Unroll the recurrent loops.
+        stateful: Keep the encoder's states across batches until `reset_states()`.
+        inner_broadcast_state: Thread one state vertically through the decoder stack at
+            each step, as the original library did; False gives a standard stack.
+        teacher_force: Train on `[x, y]` with the target shifted right (default: False
+            for real values, True in token mode).
+        peek: Feed the context vector into every decoder step.
+        dropout: Dropout between stacked recurrent layers.
+        cell, output_activation, scheduled_sampling, input_vocab_size,
+            output_vocab_size, embedding_dim, logits: See `Seq2SeqModel`.
+        **kwargs: Base model keyword arguments.
+
+    Call arguments:
+        inputs: `x` `(batch, input_length, input_dim)` or `[x, y]` when teacher forcing.
+        training: Enables teacher forcing and dropout.
+
+    Returns:
+        `(batch, output_length, output_dim)`.
+
+    Example:
+    >>> from seq2seq.models import Seq2Seq
+    >>> model = Seq2Seq(batch_input_shape=(16, 7, 5), hidden_dim=10, output_length=8,
+    ...                 output_dim=20, depth=4, peek=True)
+    >>> model.compile(loss="mse", optimizer="rmsprop")
+    >>> model.decoder_depth
+    4
+    """
+
+    def __init__(
+        self,
+        output_dim=None,
+        output_length=None,
+        batch_input_shape=None,
+        input_shape=None,
+        batch_size=None,
+        input_dim=None,
+        input_length=None,
+        hidden_dim=None,
+        depth=1,
+        broadcast_state=True,
+        unroll=False,
+        stateful=False,
+        inner_broadcast_state=True,
+        teacher_force=None,
+        peek=False,
+        dropout=0.0,
+        **kwargs,
+    ):
+        self.broadcast_state = bool(broadcast_state)
+        self.inner_broadcast_state = bool(inner_broadcast_state)
+        self.peek = bool(peek)
+        super().__init__(
+            output_dim=output_dim,
+            output_length=output_length,
+            batch_input_shape=batch_input_shape,
+            input_shape=input_shape,
+            batch_size=batch_size,
+            input_dim=input_dim,
+            input_length=input_length,
+            hidden_dim=hidden_dim,
+            depth=depth,
+            unroll=unroll,
+            stateful=stateful,
+            teacher_force=teacher_force,
+            dropout=dropout,
+            **kwargs,
+        )
+
+    def _make_layers(self):
+        self.encoder = Encoder(
+            self.hidden_dim,
+            depth=self.encoder_depth,
+            cell=self.cell,
+            dropout=self.dropout,
+            input_vocab_size=self.input_vocab_size,
+            embedding_dim=self.embedding_dim,
+            stateful=self.stateful,
+            batch_size=self.batch_size,
+            unroll=self.unroll,
+            name="encoder",
+        )
+        self.bridge = (
+            Bridge(
+                self.hidden_dim,
+                encoder_depth=self.encoder_depth,
+                decoder_depth=self.decoder_depth,
+                num_states=2 if self.cell == "lstm" else 1,
+                encoder_dim=self.encoder.output_dim,
+                single_state=self.inner_broadcast_state,
+                name="bridge",
+            )
+            if self.broadcast_state
+            else None
+        )
+        self.start_layer = None if self.token_mode else keras.layers.Dense(self.output_dim, name="context")
+        self.decoder = Decoder(
+            self.hidden_dim,
+            output_dim=self.output_dim,
+            depth=self.decoder_depth,
+            cell=self.cell,
+            output_activation=self.output_activation,
+            output_vocab_size=self.output_vocab_size,
+            embedding_dim=self.embedding_dim,
+            feedback_dim=self.output_dim,
+            memory_dim=self.encoder.output_dim,
+            peek=self.peek,
+            inner_broadcast_state=self.inner_broadcast_state,
+            dropout=self.dropout,
+            unroll=self.unroll,
+            name="decoder",
+        )
+
+    def _build_layers(self, input_shape):
+        self.encoder.build(input_shape)
+        if self.bridge is not None:
+            self.bridge.build()
+        if self.start_layer is not None:
+            self.start_layer.build((None, self.encoder.output_dim))
+        self.decoder.build()
+
+    def get_config(self):
+        config = {
+            "broadcast_state": self.broadcast_state,
+            "inner_broadcast_state": self.inner_broadcast_state,
+            "peek": self.peek,
+        }
+        return {**super().get_config(), **config}
