@@ -155,3 +155,30 @@ def test_encode_is_fast_on_many_short_texts():
     elapsed = time.perf_counter() - start
     assert ids.shape == (100_000, 20)
     assert elapsed < 3.0
+
+
+def test_vocabulary_survives_keras_model_save_and_load(tmp_path):
+    import keras
+
+    @keras.saving.register_keras_serializable(package="seq2seq_test")
+    class Holder(keras.layers.Layer):
+        def __init__(self, vocabulary, **kwargs):
+            super().__init__(**kwargs)
+            if isinstance(vocabulary, dict):
+                vocabulary = keras.saving.deserialize_keras_object(vocabulary)
+            self.vocabulary = vocabulary
+
+        def call(self, inputs):
+            return inputs
+
+        def get_config(self):
+            vocabulary = keras.saving.serialize_keras_object(self.vocabulary)
+            return {**super().get_config(), "vocabulary": vocabulary}
+
+    vocab = Vocabulary.build(["HH AH L OW"], level="word")
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, Holder(vocab)(inputs))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.layers[-1].vocabulary == vocab
