@@ -62,9 +62,7 @@ def test_line_numbers_count_header_and_blank_lines(tmp_path):
 
 
 def test_not_utf8(tmp_path):
-    path = write(
-        tmp_path, "latin.tsv", b"ok\tfine\n" + "caf\u00e9\tcoffee\n".encode("latin-1")
-    )
+    path = write(tmp_path, "latin.tsv", b"ok\tfine\n" + "caf\u00e9\tcoffee\n".encode("latin-1"))
     with pytest.raises(DataFileError) as info:
         read_pairs(path)
     assert str(info.value) == (
