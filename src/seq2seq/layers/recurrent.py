@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from seq2seq.layers import fast_recurrence
 from seq2seq.layers.cell_factory import make_cell
 
 
@@ -100,9 +101,15 @@ class Recurrent(keras.layers.Layer):
             else:
                 initial_state = self.get_initial_state(ops.shape(inputs)[0])
         projected = ops.transpose(self.cell.project(inputs), (1, 0, 2))  # (time, batch, gates*units)
-        final_states, outputs = run_steps(
-            self.cell.step, projected, list(initial_state), mask, self.go_backwards, self.unroll
-        )
+        if fast_recurrence.available(self.cell, mask):
+            unroll = (projected.shape[0] or 1) if self.unroll is True else 1
+            final_states, outputs = fast_recurrence.lstm_sequence(
+                projected, *initial_state, ops.convert_to_tensor(self.cell.recurrent_kernel), self.go_backwards, unroll
+            )
+        else:
+            final_states, outputs = run_steps(
+                self.cell.step, projected, list(initial_state), mask, self.go_backwards, self.unroll
+            )
         if self.stateful:
             for variable, value in zip(self.states, final_states):
                 variable.assign(value)

@@ -1,0 +1,107 @@
+"""JAX fast path for the LSTM recurrence, behind the generic `run_steps` fallback.
+
+JAX's automatic derivative of `lax.scan` accumulates the recurrent kernel's gradient
+step by step: T small matrix multiplies whose inner dimension is the batch. This
+module's custom VJP stores the gates in the forward scan, runs the backward recurrence
+for `dh`/`dc` only, and computes the kernel's gradient after the loop as one large
+matrix multiply over all steps. It is used for unmasked LSTM sequences on the JAX
+backend; everything else takes `run_steps`. `tests/layers/test_fast_recurrence.py`
+checks that both paths give the same outputs and gradients.
+"""
+
+import keras
+
+ENABLED = True
+
+
+def available(cell, mask) -> bool:
+    """Whether the fast path applies: JAX backend, an LSTM cell, no mask."""
+    return ENABLED and mask is None and keras.backend.backend() == "jax" and type(cell).__name__ == "LSTMCell"
+
+
+def _build():
+    from functools import partial
+
+    import jax
+    import jax.numpy as jnp
+
+    def forward_scan(projected, h0, c0, kernel, reverse, unroll):
+        def body(carry, z_t):
+            h, c = carry
+            z = z_t + h @ kernel
+            i, f, g, o = jnp.split(z, 4, axis=-1)
+            i, f, o, g = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jax.nn.sigmoid(o), jnp.tanh(g)
+            c_new = f * c + i * g
+            h_new = o * jnp.tanh(c_new)
+            return (h_new, c_new), (h_new, c_new, jnp.concatenate([i, f, g, o], axis=-1))
+
+        (h, c), (hs, cs, gates) = jax.lax.scan(body, (h0, c0), projected, reverse=reverse, unroll=unroll)
+        return (hs, h, c), (hs, cs, gates)
+
+    @partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+    def lstm(projected, h0, c0, kernel, reverse, unroll):
+        return forward_scan(projected, h0, c0, kernel, reverse, unroll)[0]
+
+    def lstm_fwd(projected, h0, c0, kernel, reverse, unroll):
+        out, (hs, cs, gates) = forward_scan(projected, h0, c0, kernel, reverse, unroll)
+        return out, (h0, c0, kernel, hs, cs, gates)
+
+    def lstm_bwd(reverse, unroll, residuals, cotangents):
+        h0, c0, kernel, hs, cs, gates = residuals
+        d_hs, d_h_last, d_c_last = cotangents
+        # States before each step, in processing order.
+        if reverse:
+            h_prev = jnp.concatenate([hs[1:], h0[None]], axis=0)
+            c_prev = jnp.concatenate([cs[1:], c0[None]], axis=0)
+        else:
+            h_prev = jnp.concatenate([h0[None], hs[:-1]], axis=0)
+            c_prev = jnp.concatenate([c0[None], cs[:-1]], axis=0)
+        kernel_t = kernel.T
+
+        def body(carry, xs):
+            dh_next, dc_next = carry
+            d_h_t, c_t, c_before, gate_t = xs
+            i, f, g, o = jnp.split(gate_t, 4, axis=-1)
+            dh = d_h_t + dh_next
+            tanh_c = jnp.tanh(c_t)
+            dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)
+            dz = jnp.concatenate(
+                [dc * g * i * (1.0 - i), dc * c_before * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o)],
+                axis=-1,
+            )
+            return (dz @ kernel_t, dc * f), dz
+
+        (dh0, dc0), dzs = jax.lax.scan(
+            body, (d_h_last, d_c_last), (d_hs, cs, c_prev, gates), reverse=not reverse, unroll=unroll
+        )
+        units = kernel.shape[0]
+        d_kernel = h_prev.reshape(-1, units).T @ dzs.reshape(-1, 4 * units)  # one matmul over all steps
+        return dzs, dh0, dc0, d_kernel
+
+    lstm.defvjp(lstm_fwd, lstm_bwd)
+    return jax.jit(lstm, static_argnums=(4, 5))
+
+
+_LSTM = None
+
+
+def lstm_sequence(projected, h0, c0, recurrent_kernel, reverse=False, unroll=1):
+    """Runs the LSTM recurrence over time-major projected inputs on JAX.
+
+    Args:
+        projected: `(time, batch, 4 * units)` input projections (bias included).
+        h0: `(batch, units)` initial hidden state.
+        c0: `(batch, units)` initial cell state.
+        recurrent_kernel: `(units, 4 * units)`.
+        reverse: Process from the last step; outputs keep input order.
+        unroll: Scan unroll factor.
+
+    Returns:
+        `(final_states, outputs)` as `run_steps` returns them: `[h, c]` and
+        `(time, batch, units)`.
+    """
+    global _LSTM
+    if _LSTM is None:
+        _LSTM = _build()
+    hs, h, c = _LSTM(projected, h0, c0, recurrent_kernel, bool(reverse), int(unroll))
+    return [h, c], hs
