@@ -19,7 +19,9 @@ def configured_backend(keras_home: str | None = None) -> str | None:
     imported, whether or not anyone chose TensorFlow; a file with exactly that
     content is therefore not a choice.
     """
-    keras_home = keras_home or os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    keras_home = keras_home or os.environ.get(
+        "KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras")
+    )
     try:
         with open(os.path.join(keras_home, "keras.json"), encoding="utf-8") as handle:
             config = json.load(handle)

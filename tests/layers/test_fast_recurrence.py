@@ -1,14 +1,16 @@
 """The JAX LSTM fast path agrees with the generic scan, outputs and gradients."""
 
+import keras
 import numpy as np
 import pytest
-import keras
 
 from seq2seq.layers import fast_recurrence
 from seq2seq.layers.lstm_cell import LSTMCell
 from seq2seq.layers.recurrent import run_steps
 
-pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax", reason="the fast path is JAX-only")
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="the fast path is JAX-only"
+)
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -23,7 +25,9 @@ def test_fast_path_matches_generic_scan(reverse, unroll):
     x = jnp.asarray(rng.normal(size=(7, 3, 5)).astype("float32"))
     h0 = jnp.asarray(rng.normal(size=(3, 8)).astype("float32"))
     c0 = jnp.asarray(rng.normal(size=(3, 8)).astype("float32"))
-    kernel, recurrent, bias = (jnp.asarray(v.value) for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
+    kernel, recurrent, bias = (
+        jnp.asarray(v.value) for v in (cell.kernel, cell.recurrent_kernel, cell.bias)
+    )
     weights = jnp.arange(1, 8, dtype="float32")[:, None, None] ** 0.5
 
     def loss(fast):

@@ -51,7 +51,9 @@ class BahdanauAttention(keras.layers.Layer):
             shape=(query_shape[-1], self.units), initializer="glorot_uniform", name="query_kernel"
         )
         self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
-        self.score_vector = self.add_weight(shape=(self.units,), initializer="glorot_uniform", name="score_vector")
+        self.score_vector = self.add_weight(
+            shape=(self.units,), initializer="glorot_uniform", name="score_vector"
+        )
         self.built = True
 
     def keys(self, memory):
@@ -59,12 +61,16 @@ class BahdanauAttention(keras.layers.Layer):
         return ops.matmul(memory, self.memory_kernel) + self.bias
 
     def call(self, query, keys, memory, mask=None):
-        projected_query = ops.expand_dims(ops.matmul(query, self.query_kernel), 1)  # (batch, 1, units)
+        projected_query = ops.expand_dims(
+            ops.matmul(query, self.query_kernel), 1
+        )  # (batch, 1, units)
         scores = ops.matmul(ops.tanh(keys + projected_query), self.score_vector)  # (batch, in_len)
         if mask is not None:
             scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
         weights = ops.softmax(scores, axis=-1)
-        context = ops.squeeze(ops.matmul(ops.expand_dims(weights, 1), memory), 1)  # (batch, memory_dim)
+        context = ops.squeeze(
+            ops.matmul(ops.expand_dims(weights, 1), memory), 1
+        )  # (batch, memory_dim)
         return context, weights
 
     def get_config(self):

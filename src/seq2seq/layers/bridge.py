@@ -64,7 +64,10 @@ class Bridge(keras.layers.Layer):
         self.projections = None
         if project or encoder_dim != units:
             self.projections = [
-                [keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}_{j}") for j in range(num_states)]
+                [
+                    keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}_{j}")
+                    for j in range(num_states)
+                ]
                 for i in range(layers)
             ]
 

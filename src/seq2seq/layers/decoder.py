@@ -116,7 +116,9 @@ class Decoder(keras.layers.Layer):
             else None
         )
         self.cells = [make_cell(cell, units, name=f"cell_{i}") for i in range(depth)]
-        self.attention_layer = BahdanauAttention(attention_units or units, name="attention") if attention else None
+        self.attention_layer = (
+            BahdanauAttention(attention_units or units, name="attention") if attention else None
+        )
         self.output_layer = keras.layers.Dense(
             output_dim, activation=None if self.token_mode else output_activation, name="output"
         )
@@ -177,7 +179,9 @@ class Decoder(keras.layers.Layer):
         """One step from the projected fed-back value. Returns `(readout, states, weights)`."""
         context, weights = None, None
         if self.attention:
-            context, weights = self.attention_layer(states[0][0], bundle["keys"], bundle["memory"], bundle.get("mask"))
+            context, weights = self.attention_layer(
+                states[0][0], bundle["keys"], bundle["memory"], bundle.get("mask")
+            )
         elif self.peek:
             context = bundle["context"]
         if context is not None:
@@ -210,7 +214,9 @@ class Decoder(keras.layers.Layer):
             `(outputs, new_states, weights)`: outputs (logits in token mode)
             `(batch, output_dim)`, weights `(batch, in_len)` or None.
         """
-        readout, states, weights = self.recurrent_step(self.project_features(features), states, bundle)
+        readout, states, weights = self.recurrent_step(
+            self.project_features(features), states, bundle
+        )
         return self.output_layer(readout), states, weights
 
     def _zero_weights(self, bundle, batch_size):
@@ -218,7 +224,9 @@ class Decoder(keras.layers.Layer):
             return ops.zeros((batch_size, 1), dtype=self.compute_dtype)
         return ops.zeros_like(bundle["memory"][..., 0])
 
-    def call(self, bundle, initial_states, length=None, targets=None, sample_mask=None, training=False):
+    def call(
+        self, bundle, initial_states, length=None, targets=None, sample_mask=None, training=False
+    ):
         bundle = self.prepare(bundle)
         batch_size = ops.shape(initial_states[0][0])[0]
         masks = self.dropout_masks(batch_size, training)
@@ -229,7 +237,8 @@ class Decoder(keras.layers.Layer):
         if targets is not None:
             if self.token_mode:
                 shifted = ops.concatenate(
-                    [ops.full((batch_size, 1), START_ID, dtype=targets.dtype), targets[:, :-1]], axis=1
+                    [ops.full((batch_size, 1), START_ID, dtype=targets.dtype), targets[:, :-1]],
+                    axis=1,
                 )
                 teacher = self.embedding(shifted)
             else:
@@ -260,14 +269,27 @@ class Decoder(keras.layers.Layer):
                 if xs is not None:
                     teacher_t, use_own_t = xs
                     features = use_own_t * features + (1.0 - use_own_t) * teacher_t
-                readout, states, weights = self.recurrent_step(self.project_features(features), states, bundle, masks)
+                readout, states, weights = self.recurrent_step(
+                    self.project_features(features), states, bundle, masks
+                )
                 outputs = self.output_layer(readout)
-                carry = (states, self.feedback(outputs), outputs, weights if weights is not None else zero_weights)
+                carry = (
+                    states,
+                    self.feedback(outputs),
+                    outputs,
+                    weights if weights is not None else zero_weights,
+                )
                 return carry, carry
 
-            xs = (teacher, ops.cast(sample_mask, self.compute_dtype)) if teacher is not None else None
+            xs = (
+                (teacher, ops.cast(sample_mask, self.compute_dtype))
+                if teacher is not None
+                else None
+            )
             init = (initial_states, start, zero_outputs, zero_weights)
-            _, (_, _, outputs, weights) = ops.scan(free_body, init, xs, length=length, unroll=unroll)
+            _, (_, _, outputs, weights) = ops.scan(
+                free_body, init, xs, length=length, unroll=unroll
+            )
             outputs = ops.transpose(outputs, (1, 0, 2))
         attention = ops.transpose(weights, (1, 0, 2)) if self.attention else None
         return {"outputs": outputs, "attention": attention}

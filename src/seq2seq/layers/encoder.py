@@ -93,14 +93,27 @@ class Encoder(keras.layers.Layer):
         self.batch_size = batch_size
         self.unroll = unroll
         self.embedding = (
-            keras.layers.Embedding(input_vocab_size, embedding_dim, mask_zero=True, name="embedding")
+            keras.layers.Embedding(
+                input_vocab_size, embedding_dim, mask_zero=True, name="embedding"
+            )
             if input_vocab_size
             else None
         )
-        common = dict(cell=cell, return_sequences=True, stateful=stateful, batch_size=batch_size, unroll=unroll)
-        self.forward_layers = [Recurrent(units, name=f"forward_{i}", **common) for i in range(depth)]
+        common = dict(
+            cell=cell,
+            return_sequences=True,
+            stateful=stateful,
+            batch_size=batch_size,
+            unroll=unroll,
+        )
+        self.forward_layers = [
+            Recurrent(units, name=f"forward_{i}", **common) for i in range(depth)
+        ]
         self.backward_layers = (
-            [Recurrent(units, go_backwards=True, name=f"backward_{i}", **common) for i in range(depth)]
+            [
+                Recurrent(units, go_backwards=True, name=f"backward_{i}", **common)
+                for i in range(depth)
+            ]
             if bidirectional
             else []
         )
@@ -144,7 +157,9 @@ class Encoder(keras.layers.Layer):
             if self.bidirectional:
                 backward, backward_states = self.backward_layers[i](sequence, mask=mask)
                 outputs = merge(outputs, backward, self.merge_mode)
-                layer_states = [merge(f, b, self.merge_mode) for f, b in zip(layer_states, backward_states)]
+                layer_states = [
+                    merge(f, b, self.merge_mode) for f, b in zip(layer_states, backward_states)
+                ]
             states.append(layer_states)
             sequence = outputs
         return {"outputs": sequence, "states": states, "last": states[-1][0], "mask": mask}

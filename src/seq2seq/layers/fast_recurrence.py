@@ -16,7 +16,12 @@ ENABLED = True
 
 def available(cell, mask) -> bool:
     """Whether the fast path applies: JAX backend, an LSTM cell, no mask."""
-    return ENABLED and mask is None and keras.backend.backend() == "jax" and type(cell).__name__ == "LSTMCell"
+    return (
+        ENABLED
+        and mask is None
+        and keras.backend.backend() == "jax"
+        and type(cell).__name__ == "LSTMCell"
+    )
 
 
 def _build():
@@ -35,7 +40,9 @@ def _build():
             h_new = o * jnp.tanh(c_new)
             return (h_new, c_new), (h_new, c_new, jnp.concatenate([i, f, g, o], axis=-1))
 
-        (h, c), (hs, cs, gates) = jax.lax.scan(body, (h0, c0), projected, reverse=reverse, unroll=unroll)
+        (h, c), (hs, cs, gates) = jax.lax.scan(
+            body, (h0, c0), projected, reverse=reverse, unroll=unroll
+        )
         return (hs, h, c), (hs, cs, gates)
 
     @partial(jax.custom_vjp, nondiff_argnums=(4, 5))
@@ -66,16 +73,27 @@ def _build():
             tanh_c = jnp.tanh(c_t)
             dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)
             dz = jnp.concatenate(
-                [dc * g * i * (1.0 - i), dc * c_before * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o)],
+                [
+                    dc * g * i * (1.0 - i),
+                    dc * c_before * f * (1.0 - f),
+                    dc * i * (1.0 - g * g),
+                    dh * tanh_c * o * (1.0 - o),
+                ],
                 axis=-1,
             )
             return (dz @ kernel_t, dc * f), dz
 
         (dh0, dc0), dzs = jax.lax.scan(
-            body, (d_h_last, d_c_last), (d_hs, cs, c_prev, gates), reverse=not reverse, unroll=unroll
+            body,
+            (d_h_last, d_c_last),
+            (d_hs, cs, c_prev, gates),
+            reverse=not reverse,
+            unroll=unroll,
         )
         units = kernel.shape[0]
-        d_kernel = h_prev.reshape(-1, units).T @ dzs.reshape(-1, 4 * units)  # one matmul over all steps
+        d_kernel = h_prev.reshape(-1, units).T @ dzs.reshape(
+            -1, 4 * units
+        )  # one matmul over all steps
         return dzs, dh0, dc0, d_kernel
 
     lstm.defvjp(lstm_fwd, lstm_bwd)

@@ -39,10 +39,18 @@ class GRUCell(keras.layers.Layer):
 
     gates = 3
 
-    def __init__(self, units, kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", **kwargs):
+    def __init__(
+        self,
+        units,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"Invalid value for argument `units`. Expected a positive int. Received: units={units!r}")
+            raise ValueError(
+                f"Invalid value for argument `units`. Expected a positive int. Received: units={units!r}"
+            )
         self.units = units
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
@@ -52,14 +60,18 @@ class GRUCell(keras.layers.Layer):
     def build(self, input_shape):
         input_dim = input_shape[-1]
         self.kernel = self.add_weight(
-            shape=(input_dim, self.gates * self.units), initializer=self.kernel_initializer, name="kernel"
+            shape=(input_dim, self.gates * self.units),
+            initializer=self.kernel_initializer,
+            name="kernel",
         )
         self.recurrent_kernel = self.add_weight(
             shape=(self.units, self.gates * self.units),
             initializer=self.recurrent_initializer,
             name="recurrent_kernel",
         )
-        self.bias = self.add_weight(shape=(self.gates * self.units,), initializer="zeros", name="bias")
+        self.bias = self.add_weight(
+            shape=(self.gates * self.units,), initializer="zeros", name="bias"
+        )
         self.recurrent_bias = self.add_weight(
             shape=(self.gates * self.units,), initializer="zeros", name="recurrent_bias"
         )
@@ -73,7 +85,9 @@ class GRUCell(keras.layers.Layer):
         """One recurrence step from an already projected input."""
         (h,) = states
         x_z, x_r, x_n = ops.split(projected, 3, axis=-1)
-        h_z, h_r, h_n = ops.split(ops.matmul(h, self.recurrent_kernel) + self.recurrent_bias, 3, axis=-1)
+        h_z, h_r, h_n = ops.split(
+            ops.matmul(h, self.recurrent_kernel) + self.recurrent_bias, 3, axis=-1
+        )
         z = ops.sigmoid(x_z + h_z)
         r = ops.sigmoid(x_r + h_r)
         n = ops.tanh(x_n + r * h_n)

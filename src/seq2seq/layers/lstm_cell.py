@@ -51,7 +51,9 @@ class LSTMCell(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"Invalid value for argument `units`. Expected a positive int. Received: units={units!r}")
+            raise ValueError(
+                f"Invalid value for argument `units`. Expected a positive int. Received: units={units!r}"
+            )
         self.units = units
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
@@ -62,14 +64,18 @@ class LSTMCell(keras.layers.Layer):
     def build(self, input_shape):
         input_dim = input_shape[-1]
         self.kernel = self.add_weight(
-            shape=(input_dim, self.gates * self.units), initializer=self.kernel_initializer, name="kernel"
+            shape=(input_dim, self.gates * self.units),
+            initializer=self.kernel_initializer,
+            name="kernel",
         )
         self.recurrent_kernel = self.add_weight(
             shape=(self.units, self.gates * self.units),
             initializer=self.recurrent_initializer,
             name="recurrent_kernel",
         )
-        self.bias = self.add_weight(shape=(self.gates * self.units,), initializer=self._bias_initializer, name="bias")
+        self.bias = self.add_weight(
+            shape=(self.gates * self.units,), initializer=self._bias_initializer, name="bias"
+        )
         self.built = True
 
     def _bias_initializer(self, shape, dtype=None):

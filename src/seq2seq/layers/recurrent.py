@@ -79,7 +79,10 @@ class Recurrent(keras.layers.Layer):
         if self.stateful:
             self.states = [
                 self.add_weight(
-                    shape=(self.batch_size, size), initializer="zeros", trainable=False, name=f"state_{i}"
+                    shape=(self.batch_size, size),
+                    initializer="zeros",
+                    trainable=False,
+                    name=f"state_{i}",
                 )
                 for i, size in enumerate(self.cell.state_size)
             ]
@@ -92,7 +95,9 @@ class Recurrent(keras.layers.Layer):
                 state.assign(ops.zeros_like(state))
 
     def get_initial_state(self, batch_size):
-        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.cell.state_size]
+        return [
+            ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.cell.state_size
+        ]
 
     def call(self, inputs, mask=None, initial_state=None, training=False):
         if initial_state is None:
@@ -100,11 +105,17 @@ class Recurrent(keras.layers.Layer):
                 initial_state = [ops.convert_to_tensor(state) for state in self.states]
             else:
                 initial_state = self.get_initial_state(ops.shape(inputs)[0])
-        projected = ops.transpose(self.cell.project(inputs), (1, 0, 2))  # (time, batch, gates*units)
+        projected = ops.transpose(
+            self.cell.project(inputs), (1, 0, 2)
+        )  # (time, batch, gates*units)
         if fast_recurrence.available(self.cell, mask):
             unroll = (projected.shape[0] or 1) if self.unroll is True else 1
             final_states, outputs = fast_recurrence.lstm_sequence(
-                projected, *initial_state, ops.convert_to_tensor(self.cell.recurrent_kernel), self.go_backwards, unroll
+                projected,
+                *initial_state,
+                ops.convert_to_tensor(self.cell.recurrent_kernel),
+                self.go_backwards,
+                unroll,
             )
         else:
             final_states, outputs = run_steps(
@@ -160,10 +171,14 @@ def run_steps(step, projected, initial_state, mask=None, reverse=False, unroll=F
             _, states = step(z_t, states)
             return states, states
 
-        final_states, stacked = ops.scan(body, initial_state, projected, reverse=reverse, unroll=unroll_arg)
+        final_states, stacked = ops.scan(
+            body, initial_state, projected, reverse=reverse, unroll=unroll_arg
+        )
         return final_states, stacked[0]
 
-    mask_t = ops.expand_dims(ops.transpose(ops.cast(mask, projected.dtype), (1, 0)), -1)  # (time, batch, 1)
+    mask_t = ops.expand_dims(
+        ops.transpose(ops.cast(mask, projected.dtype), (1, 0)), -1
+    )  # (time, batch, 1)
 
     def masked_body(states, inputs):
         z_t, m_t = inputs

@@ -9,7 +9,11 @@ def check_depth(depth) -> tuple[int, int]:
     """Returns `(encoder_depth, decoder_depth)` from an int or a pair of positive ints."""
     if _is_positive_int(depth):
         return depth, depth
-    if isinstance(depth, (tuple, list)) and len(depth) == 2 and all(_is_positive_int(d) for d in depth):
+    if (
+        isinstance(depth, (tuple, list))
+        and len(depth) == 2
+        and all(_is_positive_int(d) for d in depth)
+    ):
         return int(depth[0]), int(depth[1])
     raise ValueError(
         "Invalid value for argument `depth`. Expected a positive int or a pair of positive ints. "
@@ -22,7 +26,9 @@ def check_positive(name: str, value, allow_none: bool = False):
     if value is None and allow_none:
         return value
     if not _is_positive_int(value):
-        raise ValueError(f"Invalid value for argument `{name}`. Expected a positive int. Received: {name}={value!r}")
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected a positive int. Received: {name}={value!r}"
+        )
     return value
 
 

@@ -122,7 +122,9 @@ class AttentionSeq2Seq(Seq2SeqModel):
             project=True,
             name="bridge",
         )
-        self.start_layer = None if self.token_mode else keras.layers.Dense(self.output_dim, name="context")
+        self.start_layer = (
+            None if self.token_mode else keras.layers.Dense(self.output_dim, name="context")
+        )
         self.decoder = Decoder(
             self.hidden_dim,
             output_dim=self.output_dim,

@@ -124,7 +124,9 @@ class Seq2Seq(Seq2SeqModel):
             if self.broadcast_state
             else None
         )
-        self.start_layer = None if self.token_mode else keras.layers.Dense(self.output_dim, name="context")
+        self.start_layer = (
+            None if self.token_mode else keras.layers.Dense(self.output_dim, name="context")
+        )
         self.decoder = Decoder(
             self.hidden_dim,
             output_dim=self.output_dim,

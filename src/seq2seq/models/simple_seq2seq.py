@@ -114,7 +114,9 @@ class SimpleSeq2Seq(Seq2SeqModel):
         ]
         self.dropout_layer = keras.layers.Dropout(self.dropout) if self.dropout else None
         activation = None if self.token_mode else self.output_activation
-        self.output_layer = keras.layers.Dense(self.output_dim, activation=activation, name="output")
+        self.output_layer = keras.layers.Dense(
+            self.output_dim, activation=activation, name="output"
+        )
 
     def _build_layers(self, input_shape):
         self.encoder.build(input_shape)
