@@ -1,0 +1,323 @@
+"""Shared harness: FLOP counting, matmul peak, subprocess runs, medians, interleaving.
+
+FLOP convention (documented here once, used for every "MFU" figure)
+--------------------------------------------------------------------
+Only matrix multiplies are counted; a ``(m x k) @ (k x n)`` product costs ``2*m*k*n``.
+Elementwise work (gate nonlinearities, softmax, tanh of the attention energies, losses,
+optimizer updates) and embedding look-ups are not counted.  A training step costs
+``3 x`` the forward count (forward + the two backward products: input gradient and
+weight gradient), the usual convention; strictly, the first layer's input gradient is not
+needed, so this slightly over-counts.  With batch ``B``, input length ``Ti``, output
+length ``To``, feature size ``F``, hidden ``H``, vocabulary ``V``, embedding ``E`` and
+``G`` gates (4 for LSTM, 3 for GRU), an RNN layer with input size ``D`` over ``T`` steps
+costs ``2*B*T*(D+H)*G*H`` (input and recurrent projections).
+
+* simple:   RNN(F->H, Ti) + Dense(H->H) + RNN(H->H, To) + To x Dense(H->F)
+            (the decoder's input projection of the repeated vector is counted at every step,
+            as every implementation computes it).
+* seq2seq:  RNN(F->H, Ti) + Dense(H->F) [context] + To x (cell(F->H) + Dense(H->F)).
+* attention: 2 x RNN(E->H, Ti) [bidirectional] + Dense(2H->H, Ti steps) [keys]
+            + 2 x Dense(2H->H) [initial h, c; one for GRU]
+            + To x ( Dense(H->H) [query] + Ti x Dense(H->1) [v] + Ti x 2H [context sum]
+                     + cell(E+2H -> H) + Dense(3H->V) ).
+
+MFU = (train FLOPs per step x steps / seconds) / peak, where the peak is the best float32
+2048x2048 matrix multiply rate (numpy and torch, all cores) measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Benchmark settings from the issue.
+BATCH = 64
+LENGTH = 20
+FEATURES = 32
+VOCAB = 40
+EMBEDDING = 64
+GEN_SEQUENCES = 1024
+BEAM_WIDTH = 5
+
+MODELS = ("simple", "seq2seq", "attention")
+BACKENDS = ("jax", "tensorflow", "torch")
+
+
+# --------------------------------------------------------------------------- FLOPs
+
+
+def _mm(m: int, k: int, n: int) -> int:
+    return 2 * m * k * n
+
+
+def rnn_flops(batch: int, steps: int, d_in: int, hidden: int, cell: str = "lstm") -> int:
+    gates = 4 if cell == "lstm" else 3
+    return steps * _mm(batch, d_in + hidden, gates * hidden)
+
+
+def forward_flops(
+    model: str,
+    hidden: int,
+    batch: int = BATCH,
+    length_in: int = LENGTH,
+    length_out: int | None = None,
+    features: int = FEATURES,
+    vocab: int = VOCAB,
+    embedding: int = EMBEDDING,
+    cell: str = "lstm",
+) -> int:
+    """Matrix-multiply FLOPs of one forward pass over a batch (see module docstring)."""
+    b, ti, h = batch, length_in, hidden
+    to = length_in if length_out is None else length_out
+    if model == "simple":
+        return (
+            rnn_flops(b, ti, features, h, cell)
+            + _mm(b, h, h)
+            + rnn_flops(b, to, h, h, cell)
+            + to * _mm(b, h, features)
+        )
+    if model == "seq2seq":
+        return (
+            rnn_flops(b, ti, features, h, cell)
+            + _mm(b, h, features)
+            + rnn_flops(b, to, features, h, cell)
+            + to * _mm(b, h, features)
+        )
+    if model == "attention":
+        n_init = 2 if cell == "lstm" else 1
+        encoder = 2 * rnn_flops(b, ti, embedding, h, cell)
+        keys = ti * _mm(b, 2 * h, h)
+        init = n_init * _mm(b, 2 * h, h)
+        per_step = (
+            _mm(b, h, h)
+            + ti * _mm(b, h, 1)
+            + _mm(b, ti, 2 * h)
+            + rnn_flops(b, 1, embedding + 2 * h, h, cell)
+            + _mm(b, 3 * h, vocab)
+        )
+        return encoder + keys + init + to * per_step
+    raise ValueError(f"unknown model {model!r}")
+
+
+def train_flops(model: str, hidden: int, **kw) -> int:
+    """FLOPs of one training step: 3 x forward."""
+    return 3 * forward_flops(model, hidden, **kw)
+
+
+def default_steps(
+    model: str,
+    hidden: int,
+    length: int = LENGTH,
+    target_s: float = 2.0,
+    assumed_gflops: float = 60.0,
+    lo: int = 5,
+    hi: int = 60,
+) -> int:
+    """Timed steps for a configuration: about ``target_s`` seconds at ``assumed_gflops``.
+
+    Depends only on the configuration, never on the implementation, so every
+    implementation runs the same number of steps for the same row.
+    """
+    f = train_flops(model, hidden, length_in=length, length_out=length)
+    n = int(round(target_s * assumed_gflops * 1e9 / f))
+    return max(lo, min(hi, n))
+
+
+# --------------------------------------------------------------------------- matmul peak
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> dict:
+    """Best float32 ``n x n`` matmul rate of numpy and torch (all cores), in GFLOP/s."""
+    import numpy as np
+
+    flops = 2.0 * n**3
+    out = {}
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    a @ b
+    best = min(_timeit(lambda: a @ b) for _ in range(repeats))
+    out["numpy"] = flops / best / 1e9
+    try:
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        ta @ tb
+        best = min(_timeit(lambda: ta @ tb) for _ in range(repeats))
+        out["torch"] = flops / best / 1e9
+    except ImportError:  # pragma: no cover
+        pass
+    out["peak"] = max(out.values())
+    return out
+
+
+def _timeit(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def keras_param_counts(model) -> dict:
+    """Trainable and total parameter counts of a Keras model.
+
+    The harness compares *trainable* counts with PyTorch (the library keeps a
+    non-trainable scalar, ``sampling_probability``, that ``count_params()`` includes).
+    """
+    import numpy as np
+
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    return {"params": trainable, "params_total": int(model.count_params())}
+
+
+def load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # pragma: no cover
+        return None
+
+
+def self_maxrss_mb() -> float:
+    """Peak resident set size of this process so far (Linux: ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# --------------------------------------------------------------------------- subprocesses
+
+
+def run_subprocess(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 600.0
+) -> dict:
+    """Run ``python -m benchmarks.run_one ARGS`` in its own process.
+
+    Returns the JSON dict the child printed last, with ``peak_rss_mb`` taken from the
+    child's own ``rusage`` (``os.wait4``), ``wall_s`` and on failure ``ok: False`` and an
+    ``error`` string.
+    """
+    full_env = dict(os.environ)
+    full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    full_env["PYTHONUNBUFFERED"] = "1"
+    if env:
+        full_env.update(env)
+    cmd = [sys.executable, "-m", "benchmarks.run_one", *args]
+    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env=full_env, stdout=out_f, stderr=err_f, start_new_session=True
+        )
+        status, usage, timed_out = None, None, False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid == proc.pid:
+                break
+            if time.perf_counter() - t0 > timeout:
+                timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        out_f.seek(0)
+        err_f.seek(0)
+        stdout = out_f.read().decode(errors="replace")
+        stderr = err_f.read().decode(errors="replace")
+    result = None
+    for line in reversed(stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                result = json.loads(line)
+                break
+            except ValueError:
+                continue
+    if result is None:
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
+        if timed_out:
+            tail = f"timed out after {timeout:.0f}s"
+        result = {"ok": False, "error": f"exit {proc.returncode}: {tail}"[:300]}
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024.0
+    result["wall_s"] = wall
+    return result
+
+
+# --------------------------------------------------------------------------- scheduling
+
+
+def interleaved(jobs: list, repeats: int, seed: int = 0):
+    """Yield ``(repeat, job)``: every job once per repeat, in a fresh order each repeat.
+
+    Jobs stay grouped by their ``group`` key (same model and size) so that
+    implementations compared in one row run close together in time; both the order of
+    the groups and the order inside each group are reshuffled for every repeat, so
+    slow drift of the machine does not always favour the same implementation.
+    """
+    groups: dict = {}
+    for job in jobs:
+        groups.setdefault(job["group"], []).append(job)
+    keys = list(groups)
+    for r in range(repeats):
+        rng = random.Random(seed + r)
+        order = keys[:]
+        if r:
+            rng.shuffle(order)
+        for key in order:
+            members = groups[key][:]
+            rng.shuffle(members)
+            for job in members:
+                yield r, job
+
+
+def summarize(values: list[float]) -> dict:
+    if not values:
+        return {"median": None, "min": None, "max": None, "n": 0}
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
+    }
+
+
+# --------------------------------------------------------------------------- Keras timing
+
+
+def keras_fit_timing(model, x, y, steps: int, warmup: int, batch: int = BATCH) -> dict:
+    """Time ``steps`` training batches of ``model.fit`` after ``warmup`` batches.
+
+    One ``fit`` call over ``(warmup + steps) * batch`` samples (``shuffle=False``, one
+    epoch).  A callback waits for the last warm-up batch's loss (so asynchronous
+    dispatch cannot hide work) and starts the clock; the clock stops when ``fit``
+    returns, which includes Keras' per-batch Python overhead, as a user would see it.
+    """
+    import keras
+
+    state = {}
+
+    class _Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch_index, logs=None):
+            if batch_index == warmup - 1:
+                if logs and "loss" in logs:
+                    float(logs["loss"])
+                state["t0"] = time.perf_counter()
+
+    hist = model.fit(
+        x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=[_Clock()]
+    )
+    elapsed = time.perf_counter() - state["t0"]
+    loss = hist.history.get("loss", [float("nan")])[-1]
+    return {"elapsed_s": elapsed, "final_loss": float(loss)}

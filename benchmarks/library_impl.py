@@ -1,0 +1,156 @@
+"""Adapter from the benchmark harness to the library's models (``seq2seq.models``).
+
+* simple:    ``SimpleSeq2Seq(input_dim=32, input_length=T, hidden_dim=H, output_length=T,
+             output_dim=32)``, ``compile(optimizer="adam", loss="mse")``, ``fit(x, y)``.
+* seq2seq:   ``Seq2Seq(...same arguments...)`` (free-running feedback decoder), same compile.
+* attention: ``AttentionSeq2Seq(input_vocab_size=40, output_vocab_size=40, embedding_dim=64,
+             input_length=T, hidden_dim=H, output_length=T)``, ``compile(optimizer="adam")``
+             with the model's default loss, ``fit([x, y], y)`` on token ids (teacher forcing).
+* generation: ``model.generate(x, strategy="greedy"|"beam", beam_width=5, max_length=T)``.
+
+If the library cannot be imported or built, :class:`LibraryUnavailable` is raised with the
+reason, and the harness shows the row as "n/a".
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from benchmarks.common import (
+    BATCH,
+    BEAM_WIDTH,
+    EMBEDDING,
+    FEATURES,
+    GEN_SEQUENCES,
+    LENGTH,
+    REPO_ROOT,
+    VOCAB,
+    keras_fit_timing,
+    keras_param_counts,
+)
+
+
+class LibraryUnavailable(RuntimeError):
+    """The library (or the model asked for) is not there yet."""
+
+
+def _models():
+    try:
+        from seq2seq import models
+    except ImportError:
+        src = str(REPO_ROOT / "src")
+        if src not in sys.path:
+            sys.path.insert(0, src)
+        for name in [m for m in sys.modules if m == "seq2seq" or m.startswith("seq2seq.")]:
+            del sys.modules[name]
+        try:
+            from seq2seq import models
+        except ImportError as exc:
+            raise LibraryUnavailable(f"cannot import seq2seq.models: {exc}") from exc
+    return models
+
+
+def build(model: str, hidden: int, length: int = LENGTH):
+    """Build and compile the library's model; raises :class:`LibraryUnavailable`."""
+    models = _models()
+    names = {"simple": "SimpleSeq2Seq", "seq2seq": "Seq2Seq", "attention": "AttentionSeq2Seq"}
+    cls = getattr(models, names[model], None)
+    if cls is None:
+        raise LibraryUnavailable(f"seq2seq.models has no {names[model]}")
+    if model == "attention":
+        net = cls(
+            input_vocab_size=VOCAB,
+            output_vocab_size=VOCAB,
+            embedding_dim=EMBEDDING,
+            input_length=length,
+            hidden_dim=hidden,
+            output_length=length,
+        )
+        net.compile(optimizer="adam")
+    else:
+        net = cls(
+            input_dim=FEATURES,
+            input_length=length,
+            hidden_dim=hidden,
+            output_length=length,
+            output_dim=FEATURES,
+        )
+        net.compile(optimizer="adam", loss="mse")
+    return net
+
+
+def _data(model: str, n: int, length: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    if model == "attention":
+        x = rng.integers(3, VOCAB, size=(n, length), dtype=np.int32)
+        y = rng.integers(3, VOCAB, size=(n, length), dtype=np.int32)
+        return [x, y], y
+    x = rng.standard_normal((n, length, FEATURES), dtype=np.float32)
+    y = rng.standard_normal((n, length, FEATURES), dtype=np.float32)
+    return x, y
+
+
+def time_training(
+    model: str,
+    hidden: int,
+    steps: int,
+    warmup: int,
+    batch: int = BATCH,
+    length: int = LENGTH,
+    cell: str = "lstm",
+) -> dict:
+    if cell != "lstm":
+        raise LibraryUnavailable("the adapter builds LSTM models only")
+    import keras
+
+    keras.utils.set_random_seed(0)
+    net = build(model, hidden, length)
+    inputs, targets = _data(model, (warmup + steps) * batch, length)
+    out = keras_fit_timing(net, inputs, targets, steps, warmup, batch)
+    out.update(keras_param_counts(net))
+    out["backend"] = keras.backend.backend()
+    return out
+
+
+def time_generation(
+    hidden: int,
+    strategy: str,
+    n: int = GEN_SEQUENCES,
+    length: int = LENGTH,
+    beam_width: int = BEAM_WIDTH,
+    batch: int = GEN_SEQUENCES,
+    repeats: int = 1,
+    cell: str = "lstm",
+) -> dict:
+    """Times ``model.generate`` on ``n`` token sequences (untrained weights, one warm-up)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    net = build("attention", hidden, length)
+    rng = np.random.default_rng(123)
+    x = rng.integers(3, VOCAB, size=(n, length), dtype=np.int32)
+    if not hasattr(net, "generate"):
+        raise LibraryUnavailable("AttentionSeq2Seq has no generate()")
+    kwargs = {"strategy": strategy, "max_length": length}
+    if strategy == "beam":
+        kwargs["beam_width"] = beam_width
+
+    def run():
+        return np.asarray(net.generate(x, **kwargs))
+
+    run()  # warm-up (compilation)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = run()
+        times.append(time.perf_counter() - t0)
+    return {
+        "elapsed_s": min(times),
+        "elapsed_all_s": times,
+        **keras_param_counts(net),
+        "backend": keras.backend.backend(),
+        "output_shape": list(out.shape),
+    }
