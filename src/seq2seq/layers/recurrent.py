@@ -92,7 +92,7 @@ class Recurrent(keras.layers.Layer):
         """Sets the carried states of a stateful layer back to zero."""
         if self.stateful:
             for state in self.states:
-                state.assign(ops.zeros_like(state))
+                state.assign(ops.zeros(state.shape, dtype=state.dtype))
 
     def get_initial_state(self, batch_size):
         return [
