@@ -1,0 +1,274 @@
+"""The `seq2seq` command line: `train`, `evaluate`, `predict` and `tasks`.
+
+Mistakes in the input (a bad data or config file, a missing model, an unknown
+task or flag) print one line on standard error and exit with status 2, without
+a traceback.
+
+Example:
+
+>>> from seq2seq.cli import main
+>>> main(["tasks"])  # doctest: +SKIP
+reverse   char->char   20000  Reverse random strings of 5-15 letters over a 20-letter alphabet.
+...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from seq2seq.backend import choose_default_backend
+
+# Keras imports TensorFlow, when installed, to save a model even on other backends;
+# its oneDNN notice and info logs would fill the terminal.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if choose_default_backend() != "tensorflow":
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+from seq2seq import __version__  # noqa: E402
+from seq2seq.commands.errors import CommandError  # noqa: E402
+from seq2seq.config import SETTINGS, ConfigError, check_setting, load_config, resolve_settings  # noqa: E402
+from seq2seq.data.errors import DataFileError  # noqa: E402
+from seq2seq.data.tasks import TASKS  # noqa: E402
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+PREDICT_BATCH_SIZE = 256
+USER_ERRORS = (DataFileError, ConfigError, CommandError)
+
+
+def _parse_setting(name: str) -> Callable[[str], Any]:
+    setting = SETTINGS[name]
+
+    def parse(text: str) -> Any:
+        try:
+            value = setting.type(text)
+        except ValueError:
+            kind = "an integer" if setting.type is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {kind}, received {text!r}") from None
+        try:
+            return check_setting(name, value)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = setting.type.__name__
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
+
+
+def _metavar(name: str) -> str:
+    special = {"task": "NAME", "out": "RUN_DIR"}
+    return special.get(name) or {int: "N", float: "X"}.get(SETTINGS[name].type, name.upper())
+
+
+def _add_train_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train a model on a data file or a built-in task",
+        description="Train a model and write a run folder: model.keras, config.toml, history.csv, "
+        "curves.png, metrics.json (test split) and, for attention models, attention.png. "
+        "Settings come from flags, then --config, then the task's defaults, then the defaults.",
+    )
+    parser.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file")
+    for name, setting in SETTINGS.items():
+        default = "" if setting.default is None else f" (default: {setting.default})"
+        if name == "data":
+            parser.add_argument("data", nargs="?", metavar="DATA", help=setting.help)
+        elif setting.type is bool:
+            parser.add_argument(
+                f"--{name.replace('_', '-')}",
+                dest=name,
+                action="store_const",
+                const=True,
+                help=setting.help,
+            )
+        else:
+            parser.add_argument(
+                f"--{name.replace('_', '-')}",
+                dest=name,
+                type=str if setting.choices else _parse_setting(name),
+                choices=setting.choices,
+                metavar=None if setting.choices and name != "task" else _metavar(name),
+                help=setting.help + default,
+            )
+    parser.set_defaults(run=_run_train)
+
+
+def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "evaluate",
+        help="score a saved model on a data file or a task's test split",
+        description="Score a model: exact match, token error rate, BLEU and chrF for text; "
+        "MSE and MAE (and the naive forecast's) for real values. Prints a table and writes JSON.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="a model.keras written by `seq2seq train`")
+    parser.add_argument("data", nargs="?", metavar="DATA", help="a .tsv/.csv or .npz (all of it)")
+    parser.add_argument("--task", choices=tuple(TASKS), metavar="TASK", help="a task's test split")
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help="where to write the scores (default: evaluation-<data>.json next to the model)",
+    )
+    parser.add_argument("--beam", type=_positive_int, default=1, help="beam width (default: 1)")
+    parser.add_argument("--batch-size", type=_positive_int, default=PREDICT_BATCH_SIZE)
+    parser.add_argument(
+        "--max-examples",
+        type=_parse_setting("max_examples"),
+        help="task size (default: the one the model was trained with)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_parse_setting("seed"),
+        help="task seed (default: the one the model was trained with)",
+    )
+    parser.add_argument(
+        "--skip-header", action="store_true", help="skip the data file's first line"
+    )
+    parser.set_defaults(run=_run_evaluate)
+
+
+def _add_predict_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "predict",
+        help="print the model's output for each input",
+        description="Print one prediction per input line. Inputs come from the arguments, "
+        "else --file (one per line, or array x of an .npz for real-valued models), "
+        "else standard input.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="a model.keras written by `seq2seq train`")
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help="inputs")
+    parser.add_argument("--file", metavar="FILE", help="read inputs from a file")
+    parser.add_argument("--beam", type=_positive_int, default=1, help="beam width (default: 1)")
+    parser.add_argument("--batch-size", type=_positive_int, default=PREDICT_BATCH_SIZE)
+    parser.add_argument(
+        "--attention", metavar="FILE.png", help="draw the attention of the (first 8) inputs"
+    )
+    parser.set_defaults(run=_run_predict)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `seq2seq` command and its sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="seq2seq",
+        description="Train, evaluate and run sequence-to-sequence models on Keras 3.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_train_parser(commands)
+    _add_evaluate_parser(commands)
+    _add_predict_parser(commands)
+    tasks = commands.add_parser(
+        "tasks",
+        help="list the built-in tasks",
+        description="List the built-in tasks: name, levels, default size and description.",
+    )
+    tasks.set_defaults(run=_run_tasks)
+    return parser
+
+
+def _one_source(data: Any, task: Any) -> None:
+    if data is None and task is None:
+        raise CommandError("give a DATA file or --task NAME (see `seq2seq tasks`)")
+    if data is not None and task is not None:
+        raise CommandError(f"give a DATA file or --task NAME, not both (got {data} and {task})")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    config = load_config(args.config) if args.config else {}
+    flags = {name: getattr(args, name) for name in SETTINGS}
+    if flags["data"] is not None or flags["task"] is not None:
+        # A data source on the command line replaces the config file's.
+        config = {key: value for key, value in config.items() if key not in ("data", "task")}
+    task = flags["task"] or config.get("task")
+    settings = resolve_settings(flags, config, task)
+    _one_source(settings["data"], settings["task"])
+    from seq2seq.commands.train import train
+
+    return train(settings)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    _one_source(args.data, args.task)
+    from seq2seq.commands.evaluate import evaluate
+
+    return evaluate(
+        args.model,
+        args.data,
+        args.task,
+        json_path=args.json,
+        beam=args.beam,
+        batch_size=args.batch_size,
+        max_examples=args.max_examples,
+        seed=args.seed,
+        skip_header=args.skip_header,
+    )
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    if args.texts and args.file:
+        raise CommandError("give inputs as arguments or with --file, not both")
+    from seq2seq.commands.predict import predict
+
+    return predict(
+        args.model,
+        args.texts,
+        file=args.file,
+        beam=args.beam,
+        batch_size=args.batch_size,
+        attention_path=args.attention,
+    )
+
+
+def _run_tasks(args: argparse.Namespace) -> int:
+    from seq2seq.commands.tasks import list_tasks
+
+    return list_tasks()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the `seq2seq` command line.
+
+    Args:
+        argv: The arguments without the program name; `None` reads `sys.argv`.
+
+    Returns:
+        The exit status: 0 on success, 2 for a usage or data error (reported
+        on one line of standard error), 130 when interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:  # argparse has printed the usage error or the help
+        return exit.code if isinstance(exit.code, int) else EXIT_USAGE
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.run(args)
+        except USER_ERRORS as error:
+            print(f"seq2seq {args.command}: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            print(f"seq2seq {args.command}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""`seq2seq evaluate`: score a saved model on a data file or a task's test split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from seq2seq.commands import inference
+from seq2seq.commands.datasets import load_dataset
+from seq2seq.config import ConfigError, load_config
+
+RUN_CONFIG = "config.toml"
+
+
+def _task_sample(model_path: Path, task: str, max_examples: int | None, seed: int | None):
+    """The size and seed that made the task's splits when this model was trained.
+
+    A synthetic task's test split depends on both, so the training run's
+    `config.toml` next to the model supplies any that the command line leaves out.
+    """
+    run_config = model_path.parent / RUN_CONFIG
+    recorded: dict[str, Any] = {}
+    if run_config.is_file():
+        try:
+            recorded = load_config(run_config)
+        except ConfigError:
+            recorded = {}
+    if recorded.get("task") != task:
+        recorded = {}
+    if max_examples is None:
+        max_examples = recorded.get("max_examples")
+    if seed is None:
+        seed = recorded.get("seed", 0)
+    return max_examples, seed
+
+
+def default_json_path(model_path: Path, description: str) -> Path:
+    """`evaluation-<data name>.json` in the model's folder."""
+    name = description.removeprefix("task ")
+    return model_path.parent / f"evaluation-{Path(name).stem}.json"
+
+
+def evaluate(
+    model_path: str,
+    data: str | None,
+    task: str | None,
+    json_path: str | None = None,
+    beam: int = 1,
+    batch_size: int = inference.PREDICT_BATCH_SIZE,
+    max_examples: int | None = None,
+    seed: int | None = None,
+    skip_header: bool = False,
+) -> int:
+    """Runs `seq2seq evaluate`: prints the scores and writes them as JSON.
+
+    A data file is used whole; a task contributes its test split.
+
+    Returns:
+        The exit status, 0.
+    """
+    model_path = Path(model_path)
+    if task is not None:
+        max_examples, seed = _task_sample(model_path, task, max_examples, seed)
+    dataset = load_dataset(
+        data=data,
+        task=task,
+        skip_header=skip_header,
+        max_examples=max_examples,
+        seed=seed or 0,
+        whole_file_as_test=True,
+    )
+    model = inference.load_model(model_path)
+    inference.check_compatible(model, str(model_path), dataset)
+    report = inference.score_split(model, dataset, "test", beam=beam, batch_size=batch_size)
+    report["model"] = str(model_path)
+    output = Path(json_path) if json_path else default_json_path(model_path, dataset.description)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(inference.format_report(report))
+    print(f"Wrote {output}")
+    return 0

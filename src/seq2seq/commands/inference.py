@@ -1,0 +1,213 @@
+"""Loading a saved model, predicting with it and scoring its predictions.
+
+Shared by `train` (test metrics, attention plot), `evaluate` and `predict`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from seq2seq import metrics
+from seq2seq.commands.datasets import Dataset
+from seq2seq.commands.errors import CommandError
+from seq2seq.data.vocabulary import END_TOKEN
+from seq2seq.plotting import plot_attention
+
+PREDICT_BATCH_SIZE = 256
+# Tasks whose outputs are scored with their own names for the error rates.
+G2P_TASK = "g2p"
+
+
+def load_model(path: str | os.PathLike) -> keras.Model:
+    """Loads a `.keras` file written by `seq2seq train` (or any saved seq2seq model).
+
+    Raises:
+        CommandError: The file is missing or is not a loadable Keras model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CommandError(f"{path}: file not found")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for a bad archive.
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise CommandError(
+            f"{path}: cannot load the model ({type(error).__name__}: {first_line})"
+        ) from None
+
+
+def is_text_model(model: keras.Model) -> bool:
+    """Whether `model` maps texts to texts (token input and output with vocabularies)."""
+    return (
+        getattr(model, "token_mode", False)
+        and getattr(model, "token_input", False)
+        and model.source_vocabulary is not None
+        and model.target_vocabulary is not None
+    )
+
+
+def check_compatible(model: keras.Model, model_path: str, dataset: Dataset) -> None:
+    """Raises `CommandError` unless `dataset` is the kind of data `model` reads."""
+    if dataset.kind == "text" and not is_text_model(model):
+        raise CommandError(
+            f"{model_path}: the model reads real-valued arrays (an .npz file or a real task), "
+            f"but {dataset.description} holds text pairs"
+        )
+    if dataset.kind == "real":
+        if getattr(model, "token_input", False):
+            raise CommandError(
+                f"{model_path}: the model reads text, but {dataset.description} holds arrays"
+            )
+        x = dataset.splits["test"]["x"]
+        if x.shape[-1] != model.input_dim:
+            raise CommandError(
+                f"{dataset.description}: array 'x' has {x.shape[-1]} features, the model "
+                f"expects {model.input_dim}"
+            )
+
+
+def _generate(model: keras.Model, x: np.ndarray, beam: int, batch_size: int) -> dict[str, Any]:
+    if hasattr(model, "generate"):
+        strategy = "beam" if beam > 1 else "greedy"
+        return model.generate(x, strategy=strategy, beam_width=beam, batch_size=batch_size)
+    # Models saved before `generate` existed: greedy decoding is the arg-max of predict.
+    if beam > 1:
+        raise CommandError("--beam needs Seq2SeqModel.generate, which this install lacks")
+    outputs = model.predict(x, batch_size=batch_size, verbose=0)
+    if not getattr(model, "token_mode", False):
+        return {"outputs": outputs}
+    return {"ids": outputs.argmax(axis=-1).astype("int32")}
+
+
+def encode_sources(model: keras.Model, texts: Sequence[str]) -> np.ndarray:
+    """Encodes texts with the model's source vocabulary, as in training (end id appended)."""
+    return model.source_vocabulary.encode(list(texts))
+
+
+def predict_texts(
+    model: keras.Model,
+    texts: Sequence[str],
+    beam: int = 1,
+    batch_size: int = PREDICT_BATCH_SIZE,
+    return_attention: bool = False,
+) -> tuple[list[str], np.ndarray | None]:
+    """Decodes the model's output for each text (greedy, or beam search with `beam > 1`).
+
+    Args:
+        model: A text model (see `is_text_model`).
+        texts: The inputs.
+        beam: The beam width; 1 decodes greedily.
+        batch_size: Inputs decoded together.
+        return_attention: Also return the attention weights, when the model has them.
+
+    Returns:
+        The predicted strings, and the weights `(n, out_len, in_len)` or `None`.
+    """
+    x = encode_sources(model, texts)
+    result = _generate(model, x, beam, batch_size)
+    predictions = model.target_vocabulary.decode(result["ids"])
+    attention = result.get("attention") if return_attention else None
+    if return_attention and attention is None and hasattr(model, "predict_attention"):
+        attention = model.predict_attention(x, batch_size=batch_size)
+    return predictions, attention
+
+
+def predict_values(
+    model: keras.Model, x: np.ndarray, batch_size: int = PREDICT_BATCH_SIZE
+) -> np.ndarray:
+    """The free-running prediction of a real-valued model: `(n, output_length, output_dim)`."""
+    return np.asarray(_generate(model, x, 1, batch_size)["outputs"])
+
+
+def plot_alignments(
+    model: keras.Model,
+    texts: Sequence[str],
+    predictions: Sequence[str],
+    attention: np.ndarray,
+    path: str | os.PathLike,
+) -> Path:
+    """Draws one attention heatmap per input, labelled with source and predicted tokens."""
+    sources = [model.source_vocabulary.tokenize(text) + [END_TOKEN] for text in texts]
+    targets = [
+        (model.target_vocabulary.tokenize(text) + [END_TOKEN])[: attention.shape[1]]
+        for text in predictions
+    ]
+    return plot_attention(list(attention[: len(texts)]), sources, targets, path)
+
+
+def text_scores(
+    predictions: Sequence[str], references: Sequence[Sequence[str]], level: str, task: str | None
+) -> dict[str, float]:
+    """Exact match, token error rate, BLEU and chrF; for g2p, phoneme and word error rates.
+
+    In g2p a word is correct when it matches any of its listed pronunciations,
+    so the word error rate is `1 - exact_match`, and the phoneme error rate is
+    the token error rate against the closest pronunciation.
+    """
+    scores = metrics.text_metrics(predictions, references, level=level)
+    if task == G2P_TASK:
+        return {
+            "exact_match": scores["exact_match"],
+            "phoneme_error_rate": scores["token_error_rate"],
+            "word_error_rate": 1.0 - scores["exact_match"],
+            "bleu": scores["bleu"],
+            "chrf": scores["chrf"],
+        }
+    return scores
+
+
+def score_split(
+    model: keras.Model,
+    dataset: Dataset,
+    split: str = "test",
+    beam: int = 1,
+    batch_size: int = PREDICT_BATCH_SIZE,
+) -> dict[str, Any]:
+    """Predicts a split and scores it.
+
+    Returns:
+        `{"data", "split", "examples", "metrics"}` plus `"level"` and `"beam"`
+        for text. Real-valued scores are MSE and MAE with the naive forecast's
+        (repeat the last input step) when input and output features match, and
+        MAE in the original units when the data was standardised.
+    """
+    part = dataset.splits[split]
+    report: dict[str, Any] = {
+        "data": dataset.description,
+        "split": split,
+        "examples": dataset.size(split),
+    }
+    if dataset.kind == "text":
+        predictions, _ = predict_texts(model, part["sources"], beam=beam, batch_size=batch_size)
+        level = model.target_vocabulary.level
+        report.update(level=level, beam=beam)
+        report["metrics"] = text_scores(predictions, part["references"], level, dataset.task)
+        return report
+    x, y = part["x"], part["y"]
+    predicted = predict_values(model, x, batch_size=batch_size)
+    naive_ok = x.shape[-1] == y.shape[-1]
+    scores = metrics.regression_metrics(y, predicted, x if naive_ok else None)
+    if dataset.scaling:
+        std = dataset.scaling["std"]
+        for name in ("mae", "naive_mae"):
+            if name in scores:
+                scores[f"{name}_original_units"] = scores[name] * std
+    report["metrics"] = scores
+    return report
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    """The lines printed for a score report: a title, then one metric per line."""
+    title = f"{report['split']} split of {report['data']}: {report['examples']} examples"
+    if report.get("beam", 1) > 1:
+        title += f", beam {report['beam']}"
+    width = max(len(name) for name in report["metrics"])
+    lines = [title]
+    lines += [f"  {name:<{width}}  {value:.4f}" for name, value in report["metrics"].items()]
+    return "\n".join(lines)

@@ -1,0 +1,237 @@
+"""Settings of `seq2seq train`: their types, defaults, per-task defaults and TOML files.
+
+A setting comes, in order of precedence, from a command-line flag, a TOML config
+file (`--config`), the task's defaults (`TASK_DEFAULTS`, with `--task`) and
+the built-in default (`SETTINGS`). A config file is a flat TOML table whose keys
+are the setting names (`batch_size` or `batch-size`):
+
+```toml
+task = "dates"
+hidden = 64
+epochs = 4
+learning_rate = 0.005
+```
+
+Example:
+
+>>> from seq2seq.config import resolve_settings
+>>> settings = resolve_settings({"epochs": 2}, {"epochs": 9, "hidden": 32}, task="dates")
+>>> settings["epochs"], settings["hidden"], settings["model"]
+(2, 32, 'attention')
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from seq2seq.data.tasks import TASKS
+
+LEVELS = ("char", "word")
+MODELS = ("simple", "seq2seq", "attention")
+CELLS = ("lstm", "gru")
+
+
+class Setting(NamedTuple):
+    """One setting: its Python type, default, help text and allowed values."""
+
+    type: type
+    default: Any
+    help: str
+    choices: tuple | None = None
+    minimum: float | None = None
+    below: float | None = None
+
+
+SETTINGS: dict[str, Setting] = {
+    "data": Setting(str, None, "a .tsv/.csv of source/target pairs or an .npz with arrays x and y"),
+    "task": Setting(
+        str, None, "a built-in task instead of a data file (see `seq2seq tasks`)", tuple(TASKS)
+    ),
+    "level": Setting(str, "char", "how a data file's texts split into symbols", LEVELS),
+    "skip_header": Setting(bool, False, "skip the first line of the data file"),
+    "model": Setting(str, "attention", "the model class", MODELS),
+    "cell": Setting(str, "lstm", "the recurrent cell", CELLS),
+    "hidden": Setting(int, 64, "hidden size of the recurrent layers", minimum=1),
+    "depth": Setting(int, 1, "stacked recurrent layers in encoder and decoder", minimum=1),
+    "embedding_dim": Setting(int, 32, "size of the token embeddings", minimum=1),
+    "epochs": Setting(int, 10, "the most epochs to train", minimum=1),
+    "batch_size": Setting(int, 64, "examples per training step", minimum=1),
+    "learning_rate": Setting(float, 0.005, "Adam's learning rate", minimum=0.0),
+    "validation_split": Setting(
+        float, 0.1, "fraction of a data file held out for validation", minimum=0.0, below=1.0
+    ),
+    "test_split": Setting(
+        float, 0.1, "fraction of a data file held out for the test metrics", minimum=0.0, below=1.0
+    ),
+    "seed": Setting(int, 0, "random seed for the split, the weights and the batches", minimum=0),
+    "patience": Setting(
+        int, 3, "epochs without a lower validation loss before stopping", minimum=0
+    ),
+    "max_examples": Setting(int, None, "use at most this many examples", minimum=3),
+    "out": Setting(str, None, "the run folder (default runs/<task or data file name>)"),
+}
+
+# Tuned on 2 CPU cores so that each task trains in minutes (see docs/tasks.md).
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "reverse": {"hidden": 64, "embedding_dim": 32, "epochs": 8, "batch_size": 64},
+    "sort": {"hidden": 64, "embedding_dim": 32, "epochs": 8, "batch_size": 64},
+    "addition": {"hidden": 64, "embedding_dim": 32, "epochs": 8, "batch_size": 64},
+    "dates": {"hidden": 64, "embedding_dim": 32, "epochs": 4, "batch_size": 64},
+    "g2p": {"hidden": 128, "embedding_dim": 64, "epochs": 10, "batch_size": 64},
+    "co2": {"hidden": 32, "epochs": 30, "batch_size": 32, "learning_rate": 0.002},
+}
+
+
+class ConfigError(ValueError):
+    """A config file or setting that cannot be used, reported on one line.
+
+    Args:
+        message: What is wrong, naming the file and the key.
+
+    Example:
+
+    >>> from seq2seq.config import ConfigError
+    >>> str(ConfigError("run.toml: unknown key 'hiden'"))
+    "run.toml: unknown key 'hiden'"
+    """
+
+
+def _type_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}[kind]
+
+
+def check_setting(name: str, value: Any, where: str = "") -> Any:
+    """Checks one setting's type, choices and range; returns the value (ints become floats where needed).
+
+    Args:
+        name: A key of `SETTINGS`.
+        value: The value to check.
+        where: A prefix for the error message, such as `"run.toml: "`.
+
+    Returns:
+        The value, with an int given for a float setting converted.
+
+    Raises:
+        ConfigError: The value has the wrong type or is out of range.
+    """
+    setting = SETTINGS[name]
+    if value is None:
+        return None
+    if setting.type is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if (setting.type is int and isinstance(value, bool)) or not isinstance(value, setting.type):
+        raise ConfigError(
+            f"{where}invalid value for `{name}`: expected {_type_name(setting.type)}, "
+            f"received {value!r}"
+        )
+    if setting.choices and value not in setting.choices:
+        raise ConfigError(
+            f"{where}invalid value for `{name}`: expected one of {', '.join(setting.choices)}; "
+            f"received {value!r}"
+        )
+    too_low = setting.minimum is not None and value < setting.minimum
+    too_high = setting.below is not None and value >= setting.below
+    if too_low or too_high or (setting.type is float and not math.isfinite(value)):
+        bounds = f">= {setting.minimum:g}" if setting.minimum is not None else "a number"
+        if setting.below is not None:
+            bounds += f" and < {setting.below:g}"
+        raise ConfigError(
+            f"{where}invalid value for `{name}`: expected {bounds}, received {value!r}"
+        )
+    return value
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Reads train settings from a flat TOML file.
+
+    Args:
+        path: The `.toml` file.
+
+    Returns:
+        A dict of setting name (with underscores) to checked value.
+
+    Raises:
+        ConfigError: The file is missing or not valid TOML, or holds an unknown
+            key (the message lists the valid ones) or a bad value.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror or error})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: invalid TOML ({error})") from None
+    settings = {}
+    for key, value in raw.items():
+        name = key.replace("-", "_")
+        if name not in SETTINGS:
+            raise ConfigError(f"{path}: unknown key {key!r}; valid keys: {', '.join(SETTINGS)}")
+        settings[name] = check_setting(name, value, where=f"{path}: ")
+    return settings
+
+
+def resolve_settings(
+    flags: Mapping[str, Any],
+    config: Mapping[str, Any] | None = None,
+    task: str | None = None,
+) -> dict[str, Any]:
+    """Merges the sources of the settings: flags, then config, then task defaults, then defaults.
+
+    Args:
+        flags: Values given on the command line; `None` means "not given".
+        config: Values from a config file.
+        task: The task whose `TASK_DEFAULTS` apply, if any.
+
+    Returns:
+        A value for every key of `SETTINGS`.
+    """
+    config = config or {}
+    task_defaults = TASK_DEFAULTS.get(task or "", {})
+    settings = {}
+    for name, setting in SETTINGS.items():
+        for source in (flags, config, task_defaults):
+            if source.get(name) is not None:
+                settings[name] = source[name]
+                break
+        else:
+            settings[name] = setting.default
+    return settings
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    return repr(value)
+
+
+def write_config(settings: Mapping[str, Any], path: str | os.PathLike) -> Path:
+    """Writes settings as a flat TOML file that `load_config` reads back (`None` values left out).
+
+    Args:
+        settings: Setting name to value.
+        path: The file to write.
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    lines = [
+        f"{name} = {_toml_value(value)}" for name, value in settings.items() if value is not None
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
