@@ -74,6 +74,12 @@ def parse_args(argv=None):
         default="lstm",
         help="encoder/decoder cell (gru: torch and keras_seed only)",
     )
+    p.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="native PyTorch threads (default: all cores)",
+    )
     p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
     p.add_argument(
         "--steps",
@@ -246,13 +252,15 @@ def generation_jobs(args):
     return jobs
 
 
-def run_jobs(jobs, repeats, timeout, log, seed=0):
+def run_jobs(jobs, repeats, timeout, log, seed=0, torch_threads=None):
     """Run jobs interleaved over repeats; returns the list of raw records."""
     records = []
     total = len(jobs) * repeats
     t_start = time.perf_counter()
     for i, (r, job) in enumerate(interleaved(jobs, repeats, seed), 1):
-        env = {"KERAS_BACKEND": job["backend"]} if job["backend"] else None
+        env = {"KERAS_BACKEND": job["backend"]} if job["backend"] else {}
+        if torch_threads:
+            env["BENCH_TORCH_THREADS"] = str(torch_threads)
         load = load_average()
         rec = run_subprocess(job["argv"], env=env, timeout=timeout)
         rec["load_before"] = load
@@ -518,13 +526,15 @@ def main(argv=None) -> int:
     sections = []
     if not args.no_train:
         jobs = train_jobs(args, args.models, args.hidden, [LENGTH])
-        recs = run_jobs(jobs, args.repeats, args.timeout, log)
+        recs = run_jobs(jobs, args.repeats, args.timeout, log, torch_threads=args.torch_threads)
         result["train"] = {"runs": recs}
         save()
         sections.append(("train", recs))
     if args.generation:
         jobs = generation_jobs(args)
-        recs = run_jobs(jobs, args.repeats, args.timeout, log, seed=1)
+        recs = run_jobs(
+            jobs, args.repeats, args.timeout, log, seed=1, torch_threads=args.torch_threads
+        )
         result["generation"] = {"runs": recs}
         save()
         sections.append(("generation", recs))
@@ -538,7 +548,14 @@ def main(argv=None) -> int:
             variants=variants,
             section="scaling",
         )
-        recs = run_jobs(jobs, args.scaling_repeats, args.timeout, log, seed=2)
+        recs = run_jobs(
+            jobs,
+            args.scaling_repeats,
+            args.timeout,
+            log,
+            seed=2,
+            torch_threads=args.torch_threads,
+        )
         result["scaling"] = {"runs": recs}
         save()
         sections.append(("scaling", recs))

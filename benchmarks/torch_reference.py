@@ -36,8 +36,11 @@ PAD_ID = 0
 
 
 def set_threads() -> int:
-    """Use every core for intra-op parallelism; returns the thread count."""
-    n = os.cpu_count() or 1
+    """Use every core for intra-op parallelism; returns the thread count.
+
+    ``BENCH_TORCH_THREADS`` overrides the count (diagnostics on a contended machine).
+    """
+    n = int(os.environ.get("BENCH_TORCH_THREADS") or os.cpu_count() or 1)
     torch.set_num_threads(n)
     return n
 
@@ -305,6 +308,7 @@ def beam_decode(
     beam_width: int = 5,
     max_length: int = 20,
     alpha: float = 0.6,
+    return_scores: bool = False,
 ):
     """Batched beam search.
 
@@ -357,6 +361,8 @@ def beam_decode(
     out = seqs[torch.arange(b), best]
     if out.shape[1] < max_length:
         out = F.pad(out, (0, max_length - out.shape[1]), value=PAD_ID)
+    if return_scores:
+        return out, scores[torch.arange(b), best]
     return out
 
 
