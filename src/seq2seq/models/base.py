@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from seq2seq import decoding
 from seq2seq.layers.cell_factory import check_cell_name
 from seq2seq.layers.recurrent import Recurrent
 from seq2seq.models import arguments
@@ -276,6 +277,76 @@ class Seq2SeqModel(keras.Model):
             "outputs": ops.convert_to_numpy(encoded["outputs"]),
             "context": ops.convert_to_numpy(encoded["last"]),
         }
+
+    def generate(
+        self,
+        x,
+        strategy="greedy",
+        beam_width=5,
+        length_penalty=0.0,
+        max_length=None,
+        temperature=1.0,
+        top_k=None,
+        top_p=None,
+        seed=None,
+        batch_size=256,
+        return_text=False,
+        return_all_beams=False,
+    ):
+        """Generates output sequences in one call (see `seq2seq.decoding`).
+
+        Token models run the encoder once per batch, then one compiled loop of decoder
+        steps (feeding each chosen token back) that stops every sequence at its end id
+        (or `max_length`) and pads after it. `SimpleSeq2Seq` has no feedback: its steps
+        are independent, so the strategies choose among its per-step distributions.
+        Real-valued models return the free-running prediction.
+
+        Args:
+            x: Token ids `(batch, time)` (0 = padding) or `(batch, time, input_dim)`.
+            strategy: `"greedy"`, `"beam"` or `"random"`.
+            beam_width: Beams kept per input (beam search).
+            length_penalty: Exponent `alpha` of the GNMT normalisation
+                `log_prob / ((5 + length) / 6) ** alpha` (beam search).
+            max_length: Steps at most (default `output_length`).
+            temperature: Divides the logits (random sampling).
+            top_k: Sample among the `top_k` most probable tokens (random sampling).
+            top_p: Nucleus mass in (0, 1] (random sampling).
+            seed: Seed of random sampling; the same seed gives the same output.
+            batch_size: Inputs decoded together.
+            return_text: Also decode the ids to strings with `target_vocabulary`.
+            return_all_beams: Also return every beam, best first (beam search).
+
+        Returns:
+            Dict of numpy arrays: `ids` `(batch, max_length)` int32, `log_probs`
+            `(batch,)` (sum of the emitted tokens' log-probabilities, end included),
+            `attention` `(batch, max_length, in_len)` for attention models, `scores`
+            for beam search, `text` with `return_text`. Real-valued models:
+            `outputs` `(batch, max_length, output_dim)` (and `attention`).
+
+        Example:
+        >>> import numpy as np
+        >>> from seq2seq.models import AttentionSeq2Seq
+        >>> model = AttentionSeq2Seq(input_vocab_size=10, output_vocab_size=10,
+        ...                          input_length=None, output_length=7, hidden_dim=8)
+        >>> out = model.generate(np.array([[4, 5, 6, 2, 0]]), strategy="beam", beam_width=3)
+        >>> out["ids"].shape, out["attention"].shape
+        ((1, 7), (1, 7, 5))
+        """
+        return decoding.generate(
+            self,
+            x,
+            strategy=strategy,
+            beam_width=beam_width,
+            length_penalty=length_penalty,
+            max_length=max_length,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+            batch_size=batch_size,
+            return_text=return_text,
+            return_all_beams=return_all_beams,
+        )
 
     def get_config(self):
         config = dict(self._config)

@@ -1,0 +1,72 @@
+"""Compiled generation functions, cached per model: `jax.jit` on JAX, plain calls elsewhere.
+
+The only backend-specific code of `seq2seq.decoding`. A generation function
+`fn(x, seed) -> dict of tensors` reads the model's variables; on JAX it is
+compiled as a pure function of the variable values, so a cached function keeps
+working after the weights change (training, `load_weights`). Other backends, and
+`compiled=False`, call `fn` as it is (the generic fallback); both give the same
+results (tests/decoding/test_compiled.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import keras
+
+GenerateFn = Callable[[Any, Any], dict]
+_CACHE_ATTRIBUTE = "_seq2seq_generate_cache"
+
+
+def cached_function(
+    model: keras.Model, key: Hashable, build: Callable[[], GenerateFn], compiled: bool = True
+) -> GenerateFn:
+    """Returns the generation function for `key`, built and compiled on first use.
+
+    Args:
+        model: The model whose variables the function reads.
+        key: Hashable description of everything `build` depends on except the
+            input shapes (JAX compiles once per input shape by itself).
+        build: Makes the plain function `fn(x, seed)`.
+        compiled: False returns the plain function (the generic fallback).
+
+    Returns:
+        A function `fn(x, seed)` returning a dict of backend tensors.
+    """
+    if not compiled:
+        return build()
+    cache = model.__dict__.get(_CACHE_ATTRIBUTE)
+    if cache is None:
+        cache = {}
+        # Bypass Keras' attribute tracking: the cache is not part of the model's state.
+        object.__setattr__(model, _CACHE_ATTRIBUTE, cache)
+    if key not in cache:
+        cache[key] = _compile(model, build())
+    return cache[key]
+
+
+def _compile(model: keras.Model, fn: GenerateFn) -> GenerateFn:
+    if keras.config.backend() == "jax":
+        return _jax_compile(model, fn)
+    return fn
+
+
+def _jax_compile(model: keras.Model, fn: GenerateFn) -> GenerateFn:
+    import jax
+
+    def stateless(trainable, non_trainable, x, seed):
+        mapping = list(zip(model.trainable_variables, trainable)) + list(
+            zip(model.non_trainable_variables, non_trainable)
+        )
+        with keras.StatelessScope(state_mapping=mapping):
+            return fn(x, seed)
+
+    jitted = jax.jit(stateless)
+
+    def call(x, seed):
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        return jitted(trainable, non_trainable, x, seed)
+
+    return call
