@@ -191,6 +191,46 @@ def load_average() -> float | None:
         return None
 
 
+def _cpu_times():
+    with open("/proc/stat", encoding="ascii") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields[:8]), idle
+
+
+def cpu_busy_fraction(interval: float = 0.5) -> float | None:
+    """Fraction of all cores busy over ``interval`` seconds (Linux ``/proc/stat``).
+
+    Sampled while the harness itself is idle between measurements, so it measures
+    competing processes.
+    """
+    try:
+        t0, i0 = _cpu_times()
+        time.sleep(interval)
+        t1, i1 = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return None
+    total = t1 - t0
+    return None if total <= 0 else 1.0 - (i1 - i0) / total
+
+
+def wait_until_idle(max_wait_s: float, threshold: float = 0.2, log=None) -> float | None:
+    """Wait (up to ``max_wait_s``) until other processes use < ``threshold`` of the CPU.
+
+    Returns the last busy fraction seen.
+    """
+    busy = cpu_busy_fraction()
+    deadline = time.perf_counter() + max_wait_s
+    warned = False
+    while busy is not None and busy >= threshold and time.perf_counter() < deadline:
+        if log and not warned:
+            log(f"  machine busy ({100 * busy:.0f}% CPU used by other processes); waiting...")
+            warned = True
+        time.sleep(2.0)
+        busy = cpu_busy_fraction()
+    return busy
+
+
 def self_maxrss_mb() -> float:
     """Peak resident set size of this process so far (Linux: ru_maxrss is in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

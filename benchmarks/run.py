@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -38,12 +39,14 @@ from benchmarks.common import (
     LENGTH,
     MODELS,
     REPO_ROOT,
+    cpu_busy_fraction,
     default_steps,
     interleaved,
     load_average,
     matmul_peak_gflops,
     run_subprocess,
     summarize,
+    wait_until_idle,
 )
 
 
@@ -80,6 +83,13 @@ def parse_args(argv=None):
         default=None,
         help="native PyTorch threads (default: all cores)",
     )
+    p.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        help="before each measurement wait up to this many seconds for other processes "
+        "to use < 20%% of the CPU (default 0: do not wait, only record it)",
+    )
     p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
     p.add_argument(
         "--steps",
@@ -87,7 +97,7 @@ def parse_args(argv=None):
         default=None,
         help="timed steps (default: ~--target-s seconds at 60 GFLOP/s, 5..60)",
     )
-    p.add_argument("--target-s", type=float, default=None, help="default 2.0 (quick: 1.0)")
+    p.add_argument("--target-s", type=float, default=None, help="default 1.5 (quick: 1.0)")
     p.add_argument("--max-steps", type=int, default=None, help="default 60 (quick: 30)")
     p.add_argument("--timeout", type=float, default=300.0, help="per subprocess, seconds")
     p.add_argument("--no-train", action="store_true", help="skip the training table")
@@ -120,7 +130,7 @@ def parse_args(argv=None):
     q = args.quick
     args.hidden = args.hidden or ([64] if q else [64, 256])
     args.repeats = args.repeats or (1 if q else 3)
-    args.target_s = args.target_s or (1.0 if q else 2.0)
+    args.target_s = args.target_s or (1.0 if q else 1.5)
     args.max_steps = args.max_steps or (30 if q else 60)
     args.gen_hidden = args.gen_hidden or (64 if q else 256)
     args.gen_repeats = args.gen_repeats or (1 if q else 2)
@@ -252,7 +262,7 @@ def generation_jobs(args):
     return jobs
 
 
-def run_jobs(jobs, repeats, timeout, log, seed=0, torch_threads=None):
+def run_jobs(jobs, repeats, timeout, log, seed=0, torch_threads=None, wait_idle=0.0):
     """Run jobs interleaved over repeats; returns the list of raw records."""
     records = []
     total = len(jobs) * repeats
@@ -261,8 +271,13 @@ def run_jobs(jobs, repeats, timeout, log, seed=0, torch_threads=None):
         env = {"KERAS_BACKEND": job["backend"]} if job["backend"] else {}
         if torch_threads:
             env["BENCH_TORCH_THREADS"] = str(torch_threads)
+        if wait_idle > 0:
+            busy = wait_until_idle(wait_idle, log=log)
+        else:
+            busy = cpu_busy_fraction(0.25)
         load = load_average()
         rec = run_subprocess(job["argv"], env=env, timeout=timeout)
+        rec["busy_before"] = busy
         rec["load_before"] = load
         rec["load_after"] = load_average()
         rec.update({k: job[k] for k in ("section", "label", "impl", "model", "hidden")})
@@ -317,10 +332,26 @@ def summarize_rows(records, keys, rate_key, peak_gflops):
     ref = {
         tuple(r[k] for k in group_keys): r["rate"]["median"] for r in out if r["label"] == "torch"
     }
+    # paired: median over repeats of (impl / torch) within the same repeat
+    torch_by_rep = {
+        (tuple(rec.get(k) for k in group_keys), rec["repeat"]): rec[rate_key]
+        for rec in records
+        if rec.get("label") == "torch" and rec.get("ok")
+    }
     for r in out:
-        base = ref.get(tuple(r[k] for k in group_keys))
+        gk = tuple(r[k] for k in group_keys)
+        base = ref.get(gk)
         med = r["rate"]["median"]
         r["ratio_to_torch"] = med / base if (base and med) else None
+        pairs = [
+            rec[rate_key] / torch_by_rep[(gk, rec["repeat"])]
+            for rec in records
+            if rec.get("ok")
+            and rec.get("label") == r["label"]
+            and tuple(rec.get(k) for k in group_keys) == gk
+            and (gk, rec["repeat"]) in torch_by_rep
+        ]
+        r["paired_ratio_to_torch"] = summarize(pairs)
     return out
 
 
@@ -448,7 +479,7 @@ def param_lines(rows):
                 tag = "same" if n == torch_n else f"DIFFERS by {n - (torch_n or 0):+,}"
                 parts.append(f"{lab} {n:,} ({tag})")
         tn = "n/a" if torch_n is None else f"{torch_n:,}"
-        out.append(f"- {model} H={hidden}: PyTorch {tn}; " + "; ".join(parts))
+        out.append(f"- {model} H={hidden}: PyTorch {tn}" + "".join(f"; {p}" for p in parts))
     return "\n".join(out)
 
 
@@ -523,18 +554,17 @@ def main(argv=None) -> int:
     def save():
         tmp_path.write_text(json.dumps(result, indent=1, default=str))
 
+    run_kw = {"torch_threads": args.torch_threads, "wait_idle": args.wait_idle}
     sections = []
     if not args.no_train:
         jobs = train_jobs(args, args.models, args.hidden, [LENGTH])
-        recs = run_jobs(jobs, args.repeats, args.timeout, log, torch_threads=args.torch_threads)
+        recs = run_jobs(jobs, args.repeats, args.timeout, log, **run_kw)
         result["train"] = {"runs": recs}
         save()
         sections.append(("train", recs))
     if args.generation:
         jobs = generation_jobs(args)
-        recs = run_jobs(
-            jobs, args.repeats, args.timeout, log, seed=1, torch_threads=args.torch_threads
-        )
+        recs = run_jobs(jobs, args.repeats, args.timeout, log, seed=1, **run_kw)
         result["generation"] = {"runs": recs}
         save()
         sections.append(("generation", recs))
@@ -554,7 +584,7 @@ def main(argv=None) -> int:
             args.timeout,
             log,
             seed=2,
-            torch_threads=args.torch_threads,
+            **run_kw,
         )
         result["scaling"] = {"runs": recs}
         save()
@@ -610,23 +640,24 @@ def main(argv=None) -> int:
                 train_table(rows, with_length=True),
                 "",
             ]
-    loads = [
-        r[k]
-        for _, recs in sections
-        for r in recs
-        for k in ("load_before", "load_after")
-        if r.get(k) is not None
-    ]
+    all_recs = [r for _, recs in sections for r in recs]
+    loads = [r[k] for r in all_recs for k in ("load_before", "load_after") if r.get(k) is not None]
+    busy = [r["busy_before"] for r in all_recs if r.get("busy_before") is not None]
     ncpu = os.cpu_count() or 1
-    if loads:
+    if busy:
         md.append(
-            f"1-minute load average around the measurements: {min(loads):.1f}–"
-            f"{max(loads):.1f} on {ncpu} cores."
+            f"CPU used by other processes just before each measurement: median "
+            f"{100 * statistics.median(busy):.0f}%, max {100 * max(busy):.0f}%; 1-minute load "
+            f"average {min(loads):.1f}–{max(loads):.1f} on {ncpu} cores (own measurement "
+            "included)."
         )
-        if max(loads) > 1.5 * ncpu:
+        if statistics.median(busy) > 0.2 or max(loads) > 1.5 * ncpu:
             md.append(
-                "**Warning: other processes competed for the CPU during this run; "
-                "absolute figures are depressed and noisy, compare within rows only.**"
+                "**Warning: other processes competed for the CPU during this run. Absolute "
+                "figures are depressed, and native PyTorch (and Keras' torch backend) "
+                "suffers far more than XLA from a busy machine (its threads wait at "
+                "barriers for a descheduled peer), so ratios to PyTorch are not reliable. "
+                "Rerun on an idle machine (`--wait-idle 120` helps).**"
             )
         md.append("")
     total = time.perf_counter() - t0
