@@ -168,6 +168,16 @@ class Seq2SeqModel(keras.Model):
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=self.logits, ignore_class=0)
         super().compile(optimizer=optimizer, loss=loss, **kwargs)
 
+    def compile_from_config(self, config):
+        """Compiles a loaded model as it was saved.
+
+        Keras skips this step for models that override `compile`, which left a loaded
+        model marked compiled but without optimizer or loss.
+        """
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`. A teacher-forced model given `fit(x, y)` trains on `([x, y], y)`."""
         x_part = x[0] if isinstance(x, (list, tuple)) else x
