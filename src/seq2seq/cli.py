@@ -92,9 +92,8 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
             parser.add_argument(
                 f"--{name.replace('_', '-')}",
                 dest=name,
-                action="store_const",
-                const=True,
-                help=setting.help,
+                action=argparse.BooleanOptionalAction,
+                help=setting.help + default,
             )
         else:
             parser.add_argument(
@@ -108,6 +107,17 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run_train)
 
 
+def _add_decoding_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--beam", type=_positive_int, default=1, metavar="N",
+        help="beam search with N beams; 1 decodes greedily (default: 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=PREDICT_BATCH_SIZE, metavar="N",
+        help=f"inputs decoded together (default: {PREDICT_BATCH_SIZE})",
+    )  # fmt: skip
+
+
 def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "evaluate",
@@ -117,22 +127,23 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("model", metavar="MODEL", help="a model.keras written by `seq2seq train`")
     parser.add_argument("data", nargs="?", metavar="DATA", help="a .tsv/.csv or .npz (all of it)")
-    parser.add_argument("--task", choices=tuple(TASKS), metavar="TASK", help="a task's test split")
+    parser.add_argument("--task", choices=tuple(TASKS), metavar="NAME", help="a task's test split")
     parser.add_argument(
         "--json",
         metavar="FILE",
         help="where to write the scores (default: evaluation-<data>.json next to the model)",
     )
-    parser.add_argument("--beam", type=_positive_int, default=1, help="beam width (default: 1)")
-    parser.add_argument("--batch-size", type=_positive_int, default=PREDICT_BATCH_SIZE)
+    _add_decoding_flags(parser)
     parser.add_argument(
         "--max-examples",
         type=_parse_setting("max_examples"),
+        metavar="N",
         help="task size (default: the one the model was trained with)",
     )
     parser.add_argument(
         "--seed",
         type=_parse_setting("seed"),
+        metavar="N",
         help="task seed (default: the one the model was trained with)",
     )
     parser.add_argument(
@@ -152,8 +163,7 @@ def _add_predict_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("model", metavar="MODEL", help="a model.keras written by `seq2seq train`")
     parser.add_argument("texts", nargs="*", metavar="TEXT", help="inputs")
     parser.add_argument("--file", metavar="FILE", help="read inputs from a file")
-    parser.add_argument("--beam", type=_positive_int, default=1, help="beam width (default: 1)")
-    parser.add_argument("--batch-size", type=_positive_int, default=PREDICT_BATCH_SIZE)
+    _add_decoding_flags(parser)
     parser.add_argument(
         "--attention", metavar="FILE.png", help="draw the attention of the (first 8) inputs"
     )

@@ -58,6 +58,12 @@ SETTINGS: dict[str, Setting] = {
     ),
     "level": Setting(str, "char", "how a data file's texts split into symbols", LEVELS),
     "skip_header": Setting(bool, False, "skip the first line of the data file"),
+    "relative": Setting(
+        bool,
+        False,
+        "real values: learn the change from each input's last step (x and y minus x[:, -1]); "
+        "predictions add it back",
+    ),
     "model": Setting(str, "attention", "the model class", MODELS),
     "cell": Setting(str, "lstm", "the recurrent cell", CELLS),
     "hidden": Setting(int, 64, "hidden size of the recurrent layers", minimum=1),
@@ -87,7 +93,14 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "addition": {"hidden": 64, "embedding_dim": 32, "epochs": 8, "batch_size": 64},
     "dates": {"hidden": 64, "embedding_dim": 32, "epochs": 4, "batch_size": 64},
     "g2p": {"hidden": 128, "embedding_dim": 64, "epochs": 10, "batch_size": 64},
-    "co2": {"hidden": 32, "epochs": 30, "batch_size": 32, "learning_rate": 0.002},
+    "co2": {
+        "relative": True,
+        "hidden": 32,
+        "epochs": 30,
+        "batch_size": 32,
+        "learning_rate": 0.002,
+        "patience": 5,
+    },
 }
 
 

@@ -85,7 +85,8 @@ def test_tsv_evaluate_scores_the_whole_file(tsv_run, tmp_path):
     )
     assert code == 0, err
     report = json.loads(output.read_text())
-    assert report["examples"] == 60 and report["data"].endswith("pairs.tsv")
+    assert report["examples"] == 60 and report["split"] == "all"
+    assert report["data"].endswith("pairs.tsv")
     assert_printed_matches(out, report)
 
 
@@ -112,19 +113,24 @@ def npz_run(tmp_path_factory):
     y = (x[:, -3:, :] * 0.5).astype("float32")
     np.savez(folder / "series.npz", x=x, y=y)
     code, out, err = run(
-        "train", folder / "series.npz", "--hidden", "6", "--epochs", "1", "--out", folder / "run"
-    )
+        "train", folder / "series.npz", "--relative", "--hidden", "6", "--epochs", "1",
+        "--out", folder / "run",
+    )  # fmt: skip
     assert code == 0, err
     return folder, out, x, y
 
 
 def test_npz_train_evaluate_predict(npz_run, tmp_path):
+    import keras
+
     folder, out, x, y = npz_run
     run_dir = folder / "run"
     for name in RUN_FILES:
         assert (run_dir / name).exists(), name
     report = json.loads((run_dir / "metrics.json").read_text())
     assert set(report["metrics"]) == {"mse", "mae", "naive_mse", "naive_mae"}
+    assert report["relative"] is True
+    assert "relative = true\n" in (run_dir / "config.toml").read_text()
     assert_printed_matches(out, report)
 
     code, out, err = run("evaluate", run_dir / "model.keras", folder / "series.npz")
@@ -140,8 +146,12 @@ def test_npz_train_evaluate_predict(npz_run, tmp_path):
     assert code == 0, err
     rows = [[float(v) for v in line.split()] for line in out.splitlines()]
     assert len(rows) == 30 and all(len(row) == 3 for row in rows)
+    # predict, like evaluate, reads `relative` from config.toml and adds the last step back.
     mse = np.mean((np.array(rows)[..., None] - y) ** 2)
     assert mse == pytest.approx(report["metrics"]["mse"], rel=1e-3)
+    model = keras.saving.load_model(run_dir / "model.keras", compile=False)
+    raw = model.predict(x - x[:, -1:], verbose=0) + x[:, -1:]
+    np.testing.assert_allclose(np.array(rows)[..., None], raw, rtol=1e-4, atol=1e-5)
 
 
 @pytest.fixture(scope="module")

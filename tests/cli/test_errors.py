@@ -102,6 +102,12 @@ def test_data_and_task_together_or_neither(tmp_path):
     _assert_one_line_error(code, out, err, "give a DATA file or --task NAME")
 
 
+def test_relative_is_for_real_values(tmp_path):
+    (tmp_path / "pairs.tsv").write_text("".join(f"a{i}\tb{i}\n" for i in range(10)))
+    code, out, err = run("train", tmp_path / "pairs.tsv", "--relative")
+    _assert_one_line_error(code, out, err, "--relative applies to real-valued data")
+
+
 def test_too_small_file_to_split(tmp_path):
     (tmp_path / "pairs.tsv").write_text("a\tb\nc\td\n")
     code, out, err = run("train", tmp_path / "pairs.tsv")

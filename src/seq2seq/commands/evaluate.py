@@ -8,24 +8,14 @@ from typing import Any
 
 from seq2seq.commands import inference
 from seq2seq.commands.datasets import load_dataset
-from seq2seq.config import ConfigError, load_config
-
-RUN_CONFIG = "config.toml"
 
 
-def _task_sample(model_path: Path, task: str, max_examples: int | None, seed: int | None):
+def _task_sample(recorded: dict[str, Any], task: str, max_examples: int | None, seed: int | None):
     """The size and seed that made the task's splits when this model was trained.
 
     A synthetic task's test split depends on both, so the training run's
     `config.toml` next to the model supplies any that the command line leaves out.
     """
-    run_config = model_path.parent / RUN_CONFIG
-    recorded: dict[str, Any] = {}
-    if run_config.is_file():
-        try:
-            recorded = load_config(run_config)
-        except ConfigError:
-            recorded = {}
     if recorded.get("task") != task:
         recorded = {}
     if max_examples is None:
@@ -60,8 +50,9 @@ def evaluate(
         The exit status, 0.
     """
     model_path = Path(model_path)
+    recorded = inference.recorded_settings(model_path)
     if task is not None:
-        max_examples, seed = _task_sample(model_path, task, max_examples, seed)
+        max_examples, seed = _task_sample(recorded, task, max_examples, seed)
     dataset = load_dataset(
         data=data,
         task=task,
@@ -72,7 +63,12 @@ def evaluate(
     )
     model = inference.load_model(model_path)
     inference.check_compatible(model, str(model_path), dataset)
-    report = inference.score_split(model, dataset, "test", beam=beam, batch_size=batch_size)
+    relative = bool(recorded.get("relative")) and dataset.kind == "real"
+    report = inference.score_split(
+        model, dataset, "test", beam=beam, batch_size=batch_size, relative=relative
+    )
+    if data is not None:
+        report["split"] = "all"
     report["model"] = str(model_path)
     output = Path(json_path) if json_path else default_json_path(model_path, dataset.description)
     output.parent.mkdir(parents=True, exist_ok=True)

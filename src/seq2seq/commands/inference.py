@@ -16,10 +16,12 @@ import numpy as np
 from seq2seq import metrics
 from seq2seq.commands.datasets import Dataset
 from seq2seq.commands.errors import CommandError
+from seq2seq.config import ConfigError, load_config
 from seq2seq.data.vocabulary import END_TOKEN
 from seq2seq.plotting import plot_attention
 
 PREDICT_BATCH_SIZE = 256
+RUN_CONFIG = "config.toml"
 # Tasks whose outputs are scored with their own names for the error rates.
 G2P_TASK = "g2p"
 
@@ -118,11 +120,47 @@ def predict_texts(
     return predictions, attention
 
 
+def relative_inputs(x: np.ndarray, y: np.ndarray | None = None) -> tuple:
+    """Subtracts each input's last step from `x` (and `y`): `(x', y', last)`.
+
+    A model trained on these learns changes from the last known value, which
+    carry over to levels never seen in training (a trending series).
+    """
+    if y is not None and x.shape[-1] != y.shape[-1]:
+        raise CommandError(
+            f"--relative needs inputs and outputs with the same number of features; "
+            f"found {x.shape[-1]} and {y.shape[-1]}"
+        )
+    last = x[:, -1:, :]  # (n, 1, features)
+    return x - last, None if y is None else y - last, last
+
+
 def predict_values(
-    model: keras.Model, x: np.ndarray, batch_size: int = PREDICT_BATCH_SIZE
+    model: keras.Model,
+    x: np.ndarray,
+    batch_size: int = PREDICT_BATCH_SIZE,
+    relative: bool = False,
 ) -> np.ndarray:
-    """The free-running prediction of a real-valued model: `(n, output_length, output_dim)`."""
-    return np.asarray(_generate(model, x, 1, batch_size)["outputs"])
+    """The free-running prediction of a real-valued model: `(n, output_length, output_dim)`.
+
+    With `relative=True` the model sees `x` minus its last step and its
+    outputs are shifted back by it (see `relative_inputs`).
+    """
+    if not relative:
+        return np.asarray(_generate(model, x, 1, batch_size)["outputs"])
+    shifted, _, last = relative_inputs(x)
+    return np.asarray(_generate(model, shifted, 1, batch_size)["outputs"]) + last
+
+
+def recorded_settings(model_path: str | os.PathLike) -> dict[str, Any]:
+    """The settings in the `config.toml` that `seq2seq train` wrote next to a model, if any."""
+    path = Path(model_path).parent / RUN_CONFIG
+    if not path.is_file():
+        return {}
+    try:
+        return load_config(path)
+    except ConfigError:
+        return {}
 
 
 def plot_alignments(
@@ -168,8 +206,9 @@ def score_split(
     split: str = "test",
     beam: int = 1,
     batch_size: int = PREDICT_BATCH_SIZE,
+    relative: bool = False,
 ) -> dict[str, Any]:
-    """Predicts a split and scores it.
+    """Predicts a split and scores it (`relative`: see `predict_values`).
 
     Returns:
         `{"data", "split", "examples", "metrics"}` plus `"level"` and `"beam"`
@@ -190,7 +229,7 @@ def score_split(
         report["metrics"] = text_scores(predictions, part["references"], level, dataset.task)
         return report
     x, y = part["x"], part["y"]
-    predicted = predict_values(model, x, batch_size=batch_size)
+    predicted = predict_values(model, x, batch_size=batch_size, relative=relative)
     naive_ok = x.shape[-1] == y.shape[-1]
     scores = metrics.regression_metrics(y, predicted, x if naive_ok else None)
     if dataset.scaling:
@@ -199,12 +238,17 @@ def score_split(
             if name in scores:
                 scores[f"{name}_original_units"] = scores[name] * std
     report["metrics"] = scores
+    if relative:
+        report["relative"] = True
     return report
 
 
 def format_report(report: Mapping[str, Any]) -> str:
     """The lines printed for a score report: a title, then one metric per line."""
-    title = f"{report['split']} split of {report['data']}: {report['examples']} examples"
+    where = (
+        report["data"] if report["split"] == "all" else f"{report['data']}, {report['split']} split"
+    )
+    title = f"{where}: {report['examples']} examples"
     if report.get("beam", 1) > 1:
         title += f", beam {report['beam']}"
     width = max(len(name) for name in report["metrics"])

@@ -103,7 +103,8 @@ def predict(
                 f"{model_path}: the model reads real-valued arrays; give them with --file X.npz"
             )
         x = read_inputs(file)
-        for row in inference.predict_values(model, x, batch_size=batch_size):
+        relative = bool(inference.recorded_settings(model_path).get("relative"))
+        for row in inference.predict_values(model, x, batch_size=batch_size, relative=relative):
             print(_format_values(row))
         return 0
     inputs = read_texts(texts, file)

@@ -80,12 +80,14 @@ def _text_arrays(dataset: Dataset) -> tuple[dict[str, tuple[np.ndarray, np.ndarr
     return arrays, shapes
 
 
-def _real_arrays(dataset: Dataset) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict]:
-    arrays = {
-        name: (dataset.splits[name]["x"], dataset.splits[name]["y"])
-        for name in ("train", "validation")
-        if len(dataset.splits[name]["x"])
-    }
+def _real_arrays(
+    dataset: Dataset, relative: bool
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict]:
+    arrays = {}
+    for name in ("train", "validation"):
+        x, y = dataset.splits[name]["x"], dataset.splits[name]["y"]
+        if len(x):
+            arrays[name] = inference.relative_inputs(x, y)[:2] if relative else (x, y)
     x, y = arrays["train"]
     shapes = {"input_dim": x.shape[-1], "output_dim": y.shape[-1], "output_length": y.shape[1]}
     return arrays, shapes
@@ -141,7 +143,12 @@ def train(settings: dict[str, Any]) -> int:
         )
     out = Path(settings["out"] or Path("runs") / dataset.name)
     text = dataset.kind == "text"
-    arrays, shapes = _text_arrays(dataset) if text else _real_arrays(dataset)
+    if text and settings["relative"]:
+        raise CommandError(
+            "--relative applies to real-valued data (an .npz or a real task), not to text"
+        )
+    relative = settings["relative"] and not text
+    arrays, shapes = _text_arrays(dataset) if text else _real_arrays(dataset, relative)
     seed_everything(settings["seed"])
     model = build_model(settings, shapes, text)
     out.mkdir(parents=True, exist_ok=True)
@@ -173,13 +180,14 @@ def train(settings: dict[str, Any]) -> int:
     written.append("curves.png")
 
     split = "test" if dataset.size("test") else "validation"
-    report = inference.score_split(model, dataset, split)
+    report = inference.score_split(model, dataset, split, relative=relative)
     report["model"] = str(out / "model.keras")
     report["epochs"] = len(history.history["loss"])
     report["train_seconds"] = round(trained, 1)
     (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     written.append("metrics.json")
 
+    (out / "attention.png").unlink(missing_ok=True)  # from an earlier run in this folder
     if text and isinstance(model, AttentionSeq2Seq):
         sources = dataset.splits["validation"]["sources"][:ATTENTION_EXAMPLES]
         predictions, attention = inference.predict_texts(model, sources, return_attention=True)
