@@ -5,7 +5,7 @@ The only backend-specific code of `seq2seq.decoding`. A generation function
 compiled as a pure function of the variable values, so a cached function keeps
 working after the weights change (training, `load_weights`). Other backends, and
 `compiled=False`, call `fn` as it is (the generic fallback); both give the same
-results (tests/decoding/test_compiled.py).
+results (tests/decoding/test_compiled.py). Neither path changes any variable.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def cached_function(
         A function `fn(x, seed)` returning a dict of backend tensors.
     """
     if not compiled:
-        return build()
+        return _generic(build())
     cache = model.__dict__.get(_CACHE_ATTRIBUTE)
     if cache is None:
         cache = {}
@@ -49,7 +49,16 @@ def cached_function(
 def _compile(model: keras.Model, fn: GenerateFn) -> GenerateFn:
     if keras.config.backend() == "jax":
         return _jax_compile(model, fn)
-    return fn
+    return _generic(fn)
+
+
+def _generic(fn: GenerateFn) -> GenerateFn:
+    def call(x, seed):
+        # Generation changes no variable (a stateful encoder keeps its carried states).
+        with keras.StatelessScope():
+            return fn(x, seed)
+
+    return call
 
 
 def _jax_compile(model: keras.Model, fn: GenerateFn) -> GenerateFn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import keras
@@ -76,7 +77,9 @@ def generate(
         max_length: Steps at most; default the model's `output_length`.
         temperature, top_k, top_p, seed: Random sampling (`"random"`).
         batch_size: Inputs decoded together; the last batch is filled up to this
-            size so one compiled function serves every batch.
+            size so one compiled function serves every batch. Stateful models use
+            their own batch size, and generation leaves their carried states as
+            they are.
         return_text: Also decode the ids with the model's `target_vocabulary`.
         return_all_beams: Also return every beam, best first (`"beam"`).
         compiled: False runs the generic (uncompiled) path.
@@ -111,11 +114,13 @@ def generate(
     x = _check_inputs(model, x)
     if model.token_mode:
         key = ("tokens", type(sampler).__name__, _config_key(sampler), max_length)
-        build = lambda: _token_function(model, sampler, max_length)  # noqa: E731
+        build = functools.partial(_token_function, model, sampler, max_length)
     else:
         key = ("real", max_length)
-        build = lambda: _real_function(model, max_length)  # noqa: E731
+        build = functools.partial(_real_function, model, max_length)
     fn = cached_function(model, key, build, compiled=compiled)
+    if model.stateful:
+        batch_size = model.batch_size  # stateful layers hold states for exactly this many rows
     result = _run_batches(fn, x, batch_size, sampler, max_length)
     if return_text:
         result["text"] = model.target_vocabulary.decode(result["ids"])
