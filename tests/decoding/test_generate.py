@@ -133,13 +133,6 @@ def test_appending_padding_changes_nothing_in_generate(cls, models):
             np.testing.assert_allclose(after["attention"][..., 5:], 0.0, atol=1e-6)
 
 
-@pytest.mark.xfail(
-    keras.config.backend() == "tensorflow",
-    raises=AttributeError,
-    strict=True,
-    reason="Keras' TensorFlow ops.scan fails on a second, longer input length once predict's "
-    "tf.function relaxes the time axis to None (scan over two sequences of unknown length)",
-)
 @pytest.mark.parametrize("cls", MODELS)
 def test_appending_padding_changes_nothing_in_predict(cls, models):
     model = models[cls]

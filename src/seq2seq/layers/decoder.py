@@ -267,7 +267,7 @@ class Decoder(keras.layers.Layer):
             def free_body(carry, xs):
                 states, features, _, _ = carry
                 if xs is not None:
-                    teacher_t, use_own_t = xs
+                    teacher_t, use_own_t = xs[..., : self.feature_dim], xs[..., self.feature_dim :]
                     features = use_own_t * features + (1.0 - use_own_t) * teacher_t
                 readout, states, weights = self.recurrent_step(
                     self.project_features(features), states, bundle, masks
@@ -281,8 +281,10 @@ class Decoder(keras.layers.Layer):
                 )
                 return carry, carry
 
+            # One scanned tensor (features, then the choice): Keras' TensorFlow scan fails
+            # on several scanned tensors of unknown length.
             xs = (
-                (teacher, ops.cast(sample_mask, self.compute_dtype))
+                ops.concatenate([teacher, ops.cast(sample_mask, teacher.dtype)], axis=-1)
                 if teacher is not None
                 else None
             )

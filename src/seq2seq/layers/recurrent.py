@@ -180,13 +180,18 @@ def run_steps(step, projected, initial_state, mask=None, reverse=False, unroll=F
         ops.transpose(ops.cast(mask, projected.dtype), (1, 0)), -1
     )  # (time, batch, 1)
 
+    # One scanned tensor, the mask as its last channel: Keras' TensorFlow scan fails on
+    # several scanned tensors whose length is unknown (inputs of varying length).
+    features = projected.shape[-1]
+
     def masked_body(states, inputs):
-        z_t, m_t = inputs
+        z_t, m_t = inputs[..., :features], inputs[..., features:]
         _, new_states = step(z_t, states)
         new_states = [m_t * new + (1.0 - m_t) * old for new, old in zip(new_states, states)]
         return new_states, new_states
 
+    scanned = ops.concatenate([projected, mask_t], axis=-1)
     final_states, stacked = ops.scan(
-        masked_body, initial_state, (projected, mask_t), reverse=reverse, unroll=unroll_arg
+        masked_body, initial_state, scanned, reverse=reverse, unroll=unroll_arg
     )
     return final_states, stacked[0] * mask_t
