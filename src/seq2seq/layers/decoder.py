@@ -123,6 +123,8 @@ class Decoder(keras.layers.Layer):
             output_dim, activation=None if self.token_mode else output_activation, name="output"
         )
         self.dropout_layer = keras.layers.Dropout(dropout) if dropout else None
+        # Padding reaches the decoder inside `bundle["mask"]`; Keras' own mask is not needed.
+        self.supports_masking = True
 
     def build(self, input_shape=None):
         if self.embedding is not None:
