@@ -69,7 +69,8 @@ class Seq2SeqModel(keras.Model):
         default_hidden = embedding_dim or 64 if self.token_mode else output_dim
         self.hidden_dim = arguments.check_positive("hidden_dim", hidden_dim or default_hidden)
         self.embedding_dim = arguments.check_positive(
-            "embedding_dim", embedding_dim or (self.hidden_dim if (self.token_mode or self.token_input) else None),
+            "embedding_dim",
+            embedding_dim or (self.hidden_dim if (self.token_mode or self.token_input) else None),
             allow_none=not (self.token_mode or self.token_input),
         )
         self.input_vocab_size = input_vocab_size
@@ -89,7 +90,12 @@ class Seq2SeqModel(keras.Model):
         self.target_vocabulary = _deserialize(target_vocabulary)
         self.seed = seed
         self.full_input_shape = arguments.resolve_input_shape(
-            batch_input_shape, input_shape, batch_size, input_dim, input_length, token_mode=self.token_input
+            batch_input_shape,
+            input_shape,
+            batch_size,
+            input_dim,
+            input_length,
+            token_mode=self.token_input,
         )
         self.batch_size = self.full_input_shape[0]
         self.input_length = self.full_input_shape[1]
@@ -147,13 +153,17 @@ class Seq2SeqModel(keras.Model):
     def call(self, inputs, training=False):
         x, targets = self._split_inputs(inputs)
         self._check_input_tensor(x)
-        use_targets = training and targets is not None and (self.teacher_force or self.scheduled_sampling)
+        use_targets = (
+            training and targets is not None and (self.teacher_force or self.scheduled_sampling)
+        )
         targets = targets if use_targets and self.uses_feedback else None
         sample_mask = None
         if targets is not None and self.scheduled_sampling:
             shape = (targets.shape[1], ops.shape(targets)[0], 1)
             draws = keras.random.uniform(shape, seed=self.seed_generator)
-            sample_mask = ops.cast(draws < ops.cast(self.sampling_probability, draws.dtype), "float32")
+            sample_mask = ops.cast(
+                draws < ops.cast(self.sampling_probability, draws.dtype), "float32"
+            )
         result = self._forward(x, targets, training, sample_mask)
         return self._finish(result["outputs"])
 
@@ -165,7 +175,9 @@ class Seq2SeqModel(keras.Model):
     def compile(self, optimizer="rmsprop", loss=None, **kwargs):
         """`keras.Model.compile`; in token mode the default loss ignores padding (id 0)."""
         if loss is None and self.token_mode:
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=self.logits, ignore_class=0)
+            loss = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=self.logits, ignore_class=0
+            )
         super().compile(optimizer=optimizer, loss=loss, **kwargs)
 
     def compile_from_config(self, config):
@@ -182,7 +194,11 @@ class Seq2SeqModel(keras.Model):
         """`keras.Model.fit`. A teacher-forced model given `fit(x, y)` trains on `([x, y], y)`."""
         x_part = x[0] if isinstance(x, (list, tuple)) else x
         self.check_data(x_part, y)
-        if (self.teacher_force or self.scheduled_sampling) and y is not None and not isinstance(x, (list, tuple)):
+        if (
+            (self.teacher_force or self.scheduled_sampling)
+            and y is not None
+            and not isinstance(x, (list, tuple))
+        ):
             x = [x, y]
         return super().fit(x, y, *args, **kwargs)
 
@@ -223,8 +239,14 @@ class Seq2SeqModel(keras.Model):
         shape = tuple(x.shape)
         rank = 2 if self.token_input else 3
         if len(shape) != rank:
-            expected = "(batch, time) token ids" if self.token_input else f"(batch, time, {self.input_dim})"
-            raise ValueError(f"Invalid input `x`. Expected a rank-{rank} array {expected}. Received shape {shape}.")
+            expected = (
+                "(batch, time) token ids"
+                if self.token_input
+                else f"(batch, time, {self.input_dim})"
+            )
+            raise ValueError(
+                f"Invalid input `x`. Expected a rank-{rank} array {expected}. Received shape {shape}."
+            )
         if not self.token_input and shape[-1] is not None and shape[-1] != self.input_dim:
             raise ValueError(
                 f"Invalid input `x`. Expected feature size {self.input_dim} (input_dim). "
@@ -369,7 +391,9 @@ def _check_ids(name, ids, vocab_size, vocab_name):
     if ids.size == 0:
         return
     if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"Invalid input `{name}`. Expected integer token ids. Received dtype {ids.dtype}.")
+        raise TypeError(
+            f"Invalid input `{name}`. Expected integer token ids. Received dtype {ids.dtype}."
+        )
     low, high = int(ids.min()), int(ids.max())
     if low < 0 or high >= vocab_size:
         bad = low if low < 0 else high
