@@ -3,9 +3,11 @@
 import keras
 from keras import ops
 
+from seq2seq.layers.projected_cell import ProjectedCell
+
 
 @keras.saving.register_keras_serializable(package="seq2seq")
-class GRUCell(keras.layers.Layer):
+class GRUCell(ProjectedCell):
     """GRU cell (Cho et al. 2014) with the reset gate applied after the matrix multiply.
 
     This is the `reset_after=True` variant used by `keras.layers.GRUCell` and cuDNN:
@@ -39,47 +41,11 @@ class GRUCell(keras.layers.Layer):
 
     gates = 3
 
-    def __init__(
-        self,
-        units,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(
-                f"Invalid value for argument `units`. Expected a positive int. Received: units={units!r}"
-            )
-        self.units = units
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.state_size = [units]
-        self.output_size = units
-
     def build(self, input_shape):
-        input_dim = input_shape[-1]
-        self.kernel = self.add_weight(
-            shape=(input_dim, self.gates * self.units),
-            initializer=self.kernel_initializer,
-            name="kernel",
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.gates * self.units),
-            initializer=self.recurrent_initializer,
-            name="recurrent_kernel",
-        )
-        self.bias = self.add_weight(
-            shape=(self.gates * self.units,), initializer="zeros", name="bias"
-        )
+        super().build(input_shape)
         self.recurrent_bias = self.add_weight(
             shape=(self.gates * self.units,), initializer="zeros", name="recurrent_bias"
         )
-        self.built = True
-
-    def project(self, inputs):
-        """Input projection `inputs @ kernel + bias`, for one step or a whole sequence."""
-        return ops.matmul(inputs, self.kernel) + self.bias
 
     def step(self, projected, states):
         """One recurrence step from an already projected input."""
@@ -93,14 +59,3 @@ class GRUCell(keras.layers.Layer):
         n = ops.tanh(x_n + r * h_n)
         h = z * h + (1.0 - z) * n
         return h, [h]
-
-    def call(self, inputs, states, training=False):
-        return self.step(self.project(inputs), states)
-
-    def get_config(self):
-        config = {
-            "units": self.units,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-        }
-        return {**super().get_config(), **config}

@@ -3,9 +3,11 @@
 import keras
 from keras import ops
 
+from seq2seq.layers.projected_cell import ProjectedCell
+
 
 @keras.saving.register_keras_serializable(package="seq2seq")
-class LSTMCell(keras.layers.Layer):
+class LSTMCell(ProjectedCell):
     """Standard LSTM cell (Hochreiter & Schmidhuber 1997, forget gate of Gers et al.).
 
     The gate order and weight layout follow `keras.layers.LSTMCell` (i, f, c, o in one
@@ -40,6 +42,7 @@ class LSTMCell(keras.layers.Layer):
     """
 
     gates = 4
+    num_states = 2
 
     def __init__(
         self,
@@ -49,46 +52,16 @@ class LSTMCell(keras.layers.Layer):
         unit_forget_bias=True,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(
-                f"Invalid value for argument `units`. Expected a positive int. Received: units={units!r}"
-            )
-        self.units = units
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
         self.unit_forget_bias = unit_forget_bias
-        self.state_size = [units, units]
-        self.output_size = units
+        super().__init__(units, kernel_initializer, recurrent_initializer, **kwargs)
 
-    def build(self, input_shape):
-        input_dim = input_shape[-1]
-        self.kernel = self.add_weight(
-            shape=(input_dim, self.gates * self.units),
-            initializer=self.kernel_initializer,
-            name="kernel",
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.gates * self.units),
-            initializer=self.recurrent_initializer,
-            name="recurrent_kernel",
-        )
-        self.bias = self.add_weight(
-            shape=(self.gates * self.units,), initializer=self._bias_initializer, name="bias"
-        )
-        self.built = True
-
-    def _bias_initializer(self, shape, dtype=None):
+    def bias_initializer(self, shape, dtype=None):
         if not self.unit_forget_bias:
             return ops.zeros(shape, dtype=dtype)
         units = self.units
         return ops.concatenate(
             [ops.zeros((units,), dtype), ops.ones((units,), dtype), ops.zeros((2 * units,), dtype)]
         )
-
-    def project(self, inputs):
-        """Input projection `inputs @ kernel + bias`, for one step or a whole sequence."""
-        return ops.matmul(inputs, self.kernel) + self.bias
 
     def step(self, projected, states):
         """One recurrence step from an already projected input."""
@@ -99,14 +72,5 @@ class LSTMCell(keras.layers.Layer):
         h = ops.sigmoid(o) * ops.tanh(c)
         return h, [h, c]
 
-    def call(self, inputs, states, training=False):
-        return self.step(self.project(inputs), states)
-
     def get_config(self):
-        config = {
-            "units": self.units,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-            "unit_forget_bias": self.unit_forget_bias,
-        }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}

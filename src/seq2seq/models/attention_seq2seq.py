@@ -3,9 +3,6 @@
 import keras
 from keras import ops
 
-from seq2seq.layers.bridge import Bridge
-from seq2seq.layers.decoder import Decoder
-from seq2seq.layers.encoder import Encoder
 from seq2seq.models.base import Seq2SeqModel
 
 
@@ -99,54 +96,10 @@ class AttentionSeq2Seq(Seq2SeqModel):
         )
 
     def _make_layers(self):
-        self.encoder = Encoder(
-            self.hidden_dim,
-            depth=self.encoder_depth,
-            cell=self.cell,
-            bidirectional=self.bidirectional,
-            merge_mode=self.merge_mode,
-            dropout=self.dropout,
-            input_vocab_size=self.input_vocab_size,
-            embedding_dim=self.embedding_dim,
-            stateful=self.stateful,
-            batch_size=self.batch_size,
-            unroll=self.unroll,
-            name="encoder",
+        self.encoder = self._make_encoder(
+            bidirectional=self.bidirectional, merge_mode=self.merge_mode
         )
-        self.bridge = Bridge(
-            self.hidden_dim,
-            encoder_depth=self.encoder_depth,
-            decoder_depth=self.decoder_depth,
-            num_states=2 if self.cell == "lstm" else 1,
-            encoder_dim=self.encoder.output_dim,
-            project=True,
-            name="bridge",
-        )
-        self.start_layer = (
-            None if self.token_mode else keras.layers.Dense(self.output_dim, name="context")
-        )
-        self.decoder = Decoder(
-            self.hidden_dim,
-            output_dim=self.output_dim,
-            depth=self.decoder_depth,
-            cell=self.cell,
-            output_activation=self.output_activation,
-            output_vocab_size=self.output_vocab_size,
-            embedding_dim=self.embedding_dim,
-            feedback_dim=self.output_dim,
-            memory_dim=self.encoder.output_dim,
-            attention=True,
-            dropout=self.dropout,
-            unroll=self.unroll,
-            name="decoder",
-        )
-
-    def _build_layers(self, input_shape):
-        self.encoder.build(input_shape)
-        self.bridge.build()
-        if self.start_layer is not None:
-            self.start_layer.build((None, self.encoder.output_dim))
-        self.decoder.build()
+        self._make_feedback_layers(attention=True, project_states=True)
 
     def predict_attention(self, x, batch_size=32):
         """Attention weights of free-running decoding: `(batch, output_length, input_length)`."""

@@ -5,7 +5,10 @@ import numpy as np
 from keras import ops
 
 from seq2seq import decoding
+from seq2seq.layers.bridge import Bridge
 from seq2seq.layers.cell_factory import check_cell_name
+from seq2seq.layers.decoder import Decoder
+from seq2seq.layers.encoder import Encoder
 from seq2seq.layers.recurrent import Recurrent
 from seq2seq.models import arguments
 
@@ -131,9 +134,6 @@ class Seq2SeqModel(keras.Model):
     # Subclass hooks -------------------------------------------------------------------
 
     def _make_layers(self):
-        raise NotImplementedError
-
-    def _build_layers(self, input_shape):
         raise NotImplementedError
 
     def _forward(self, x, targets, training, sample_mask):
@@ -270,6 +270,72 @@ class Seq2SeqModel(keras.Model):
                 raise ValueError(
                     f"Invalid targets `y`. Expected shape (batch, time, {self.output_dim}). Received shape {y.shape}."
                 )
+
+    # Layer construction shared by the models ----------------------------------------------
+
+    def _make_encoder(self, bidirectional=False, merge_mode="concat"):
+        return Encoder(
+            self.hidden_dim,
+            depth=self.encoder_depth,
+            cell=self.cell,
+            bidirectional=bidirectional,
+            merge_mode=merge_mode,
+            dropout=self.dropout,
+            input_vocab_size=self.input_vocab_size,
+            embedding_dim=self.embedding_dim,
+            stateful=self.stateful,
+            batch_size=self.batch_size,
+            unroll=self.unroll,
+            name="encoder",
+        )
+
+    def _make_feedback_layers(
+        self, attention, broadcast_state=True, project_states=False, single_state=False, peek=False
+    ):
+        """Encoder-to-decoder bridge, start value and feedback decoder (`self.encoder` first)."""
+        self.bridge = (
+            Bridge(
+                self.hidden_dim,
+                encoder_depth=self.encoder_depth,
+                decoder_depth=self.decoder_depth,
+                num_states=2 if self.cell == "lstm" else 1,
+                encoder_dim=self.encoder.output_dim,
+                project=project_states,
+                single_state=single_state,
+                name="bridge",
+            )
+            if broadcast_state
+            else None
+        )
+        self.start_layer = (
+            None if self.token_mode else keras.layers.Dense(self.output_dim, name="context")
+        )
+        self.decoder = Decoder(
+            self.hidden_dim,
+            output_dim=self.output_dim,
+            depth=self.decoder_depth,
+            cell=self.cell,
+            output_activation=self.output_activation,
+            output_vocab_size=self.output_vocab_size,
+            embedding_dim=self.embedding_dim,
+            feedback_dim=self.output_dim,
+            memory_dim=self.encoder.output_dim,
+            attention=attention,
+            peek=peek,
+            inner_broadcast_state=single_state,
+            dropout=self.dropout,
+            unroll=self.unroll,
+            name="decoder",
+        )
+
+    def _build_layers(self, input_shape):
+        """Builds the encoder and the feedback layers; `SimpleSeq2Seq` overrides it."""
+        self.encoder.build(input_shape)
+        if self.bridge is not None:
+            self.bridge.build()
+        if self.start_layer is not None:
+            self.start_layer.build((None, self.encoder.output_dim))
+        self.decoder.build()
 
     # Feedback models (Seq2Seq, AttentionSeq2Seq) ----------------------------------------
 

@@ -2,9 +2,6 @@
 
 import keras
 
-from seq2seq.layers.bridge import Bridge
-from seq2seq.layers.decoder import Decoder
-from seq2seq.layers.encoder import Encoder
 from seq2seq.models.base import Seq2SeqModel
 
 
@@ -99,58 +96,13 @@ class Seq2Seq(Seq2SeqModel):
         )
 
     def _make_layers(self):
-        self.encoder = Encoder(
-            self.hidden_dim,
-            depth=self.encoder_depth,
-            cell=self.cell,
-            dropout=self.dropout,
-            input_vocab_size=self.input_vocab_size,
-            embedding_dim=self.embedding_dim,
-            stateful=self.stateful,
-            batch_size=self.batch_size,
-            unroll=self.unroll,
-            name="encoder",
-        )
-        self.bridge = (
-            Bridge(
-                self.hidden_dim,
-                encoder_depth=self.encoder_depth,
-                decoder_depth=self.decoder_depth,
-                num_states=2 if self.cell == "lstm" else 1,
-                encoder_dim=self.encoder.output_dim,
-                single_state=self.inner_broadcast_state,
-                name="bridge",
-            )
-            if self.broadcast_state
-            else None
-        )
-        self.start_layer = (
-            None if self.token_mode else keras.layers.Dense(self.output_dim, name="context")
-        )
-        self.decoder = Decoder(
-            self.hidden_dim,
-            output_dim=self.output_dim,
-            depth=self.decoder_depth,
-            cell=self.cell,
-            output_activation=self.output_activation,
-            output_vocab_size=self.output_vocab_size,
-            embedding_dim=self.embedding_dim,
-            feedback_dim=self.output_dim,
-            memory_dim=self.encoder.output_dim,
+        self.encoder = self._make_encoder()
+        self._make_feedback_layers(
+            attention=False,
+            broadcast_state=self.broadcast_state,
+            single_state=self.inner_broadcast_state,
             peek=self.peek,
-            inner_broadcast_state=self.inner_broadcast_state,
-            dropout=self.dropout,
-            unroll=self.unroll,
-            name="decoder",
         )
-
-    def _build_layers(self, input_shape):
-        self.encoder.build(input_shape)
-        if self.bridge is not None:
-            self.bridge.build()
-        if self.start_layer is not None:
-            self.start_layer.build((None, self.encoder.output_dim))
-        self.decoder.build()
 
     def get_config(self):
         config = {

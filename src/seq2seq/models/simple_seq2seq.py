@@ -3,7 +3,6 @@
 import keras
 from keras import ops
 
-from seq2seq.layers.encoder import Encoder
 from seq2seq.layers.recurrent import Recurrent
 from seq2seq.models.base import Seq2SeqModel
 
@@ -87,18 +86,7 @@ class SimpleSeq2Seq(Seq2SeqModel):
         )
 
     def _make_layers(self):
-        self.encoder = Encoder(
-            self.hidden_dim,
-            depth=self.encoder_depth,
-            cell=self.cell,
-            dropout=self.dropout,
-            input_vocab_size=self.input_vocab_size,
-            embedding_dim=self.embedding_dim,
-            stateful=self.stateful,
-            batch_size=self.batch_size,
-            unroll=self.unroll,
-            name="encoder",
-        )
+        self.encoder = self._make_encoder()
         self.bottleneck = keras.layers.Dense(self.hidden_dim, activation="relu", name="bottleneck")
         self.decoder_layers = [
             Recurrent(
