@@ -1,3 +1,45 @@
-"""Test setup: `import seq2seq` first, so that its backend choice holds before Keras loads."""
+"""Shared pytest setup: JAX by default, a fixed random seed and a fresh Keras session per test."""
 
+import os
+
+import pytest
+
+# `import seq2seq` must come before Keras so that JAX is the default backend.
 import seq2seq  # noqa: F401
+
+# isort: split
+import keras
+
+SEED = 1337
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_keras():
+    """Starts each test from a fresh Keras session (layer names) and seeds Python, NumPy
+    and the backend. `free_memory=False` skips a full garbage collection per test."""
+    keras.backend.clear_session(free_memory=False)
+    keras.utils.set_random_seed(SEED)
+
+
+@pytest.fixture
+def keras_path(tmp_path):
+    """A `.keras` file path under pytest's `tmp_path`, as a `str` (what every backend accepts)."""
+    return os.fspath(tmp_path / "model.keras")
+
+
+@pytest.fixture
+def op_by_op():
+    """On JAX, runs `keras.ops.scan` loops op by op instead of compiling them.
+
+    Every eager call of a layer that holds a `keras.ops.scan` compiles its loop on JAX
+    (about half a second on two cores), so tests that make dozens of small eager calls
+    to check maths use this fixture. The compiled path is covered by the model tests,
+    which `fit` and `predict` under `jit`. Other backends run eagerly anyway.
+    """
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    import jax
+
+    with jax.disable_jit():
+        yield

@@ -1,0 +1,152 @@
+"""Shared checks for the layer and model tests, in the spirit of keras-hub's `TestCase`.
+
+`run_model_test` builds nothing itself: it takes a constructed model and checks the
+output shape, the parameter count, one `fit` step, `get_config` → `from_config` and a
+`.keras` save → load round trip with identical predictions. `run_layer_test` does the
+same for a layer (no fit). Keep the sizes tiny: every check compiles a function.
+"""
+
+import os
+
+import keras
+import numpy as np
+
+ATOL = 1e-5
+
+
+def to_numpy(value):
+    """A backend tensor or variable (or a nested list/dict of them) as NumPy arrays."""
+
+    def convert(item):
+        if item is None:
+            return None
+        if isinstance(item, keras.Variable):
+            item = item.value
+        return keras.ops.convert_to_numpy(item)
+
+    return keras.tree.map_structure(convert, value)
+
+
+def assert_close(actual, expected, atol=ATOL, rtol=1e-5):
+    """`np.testing.assert_allclose` on backend tensors or nested structures of them."""
+    actual, expected = keras.tree.flatten(to_numpy(actual)), keras.tree.flatten(to_numpy(expected))
+    assert len(actual) == len(expected), f"{len(actual)} tensors, expected {len(expected)}"
+    for a, e in zip(actual, expected):
+        if a is None or e is None:
+            assert a is None and e is None
+        else:
+            np.testing.assert_allclose(a, e, atol=atol, rtol=rtol)
+
+
+def count_params(layer):
+    """Number of trainable scalars of a built layer or model."""
+    return int(sum(np.prod(w.shape) for w in layer.trainable_weights))
+
+
+def random_sequences(batch, length, dim, seed=0):
+    """Reproducible float32 sequences `(batch, length, dim)` in [0, 1)."""
+    return np.random.default_rng(seed).random((batch, length, dim)).astype("float32")
+
+
+def clone_with_weights(model):
+    """A new model from `get_config()` holding the same weights."""
+    clone = model.__class__.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def run_model_test(
+    model,
+    x,
+    y,
+    expected_output_shape,
+    expected_num_params=None,
+    keras_path=None,
+    loss="mse",
+    batch_size=None,
+):
+    """Checks a seq2seq model end to end on one small batch.
+
+    Args:
+        model: A constructed (and therefore built) seq2seq model, not yet compiled.
+        x: Inputs for `predict` and `fit`.
+        y: Targets for `fit`.
+        expected_output_shape: Shape of `model.predict(x)`.
+        expected_num_params: Trainable scalar count, when the test knows it.
+        keras_path: Where to save the model (`.keras`); skips the round trip when None.
+        loss: Loss for `compile`; None lets a token-mode model pick its default.
+        batch_size: Batch size for `fit` and `predict` (default: the whole of `x`).
+
+    Returns:
+        The loaded model (or the trained one when `keras_path` is None).
+    """
+    batch_size = batch_size or len(x)
+    assert model.built
+    if expected_num_params is not None:
+        assert count_params(model) == expected_num_params
+
+    before = model.predict(x, batch_size=batch_size, verbose=0)
+    assert before.shape == tuple(expected_output_shape)
+    assert np.all(np.isfinite(before))
+    # `predict` and a direct inference call agree.
+    assert_close(model(x, training=False), before)
+
+    config = model.get_config()
+    clone = clone_with_weights(model)
+    assert clone.get_config() == config
+    assert count_params(clone) == count_params(model)
+    assert_close(clone(x, training=False), before)
+
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=loss)
+    weights = [w.copy() for w in model.get_weights()]
+    history = model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+    assert np.isfinite(history.history["loss"][-1])
+    changed = [not np.array_equal(a, b) for a, b in zip(weights, model.get_weights())]
+    assert any(changed), "one fit step changed no weight"
+
+    if keras_path is None:
+        return model
+    trained = model.predict(x, batch_size=batch_size, verbose=0)
+    model.save(keras_path)
+    assert os.path.getsize(keras_path) > 0
+    loaded = keras.saving.load_model(keras_path)
+    assert type(loaded) is type(model)
+    assert loaded.get_config() == config
+    # The compilation and the optimizer state come back too.
+    assert loaded.compiled and type(loaded.optimizer) is type(model.optimizer)
+    assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations)
+    np.testing.assert_array_equal(loaded.predict(x, batch_size=batch_size, verbose=0), trained)
+    return loaded
+
+
+def run_layer_test(layer_cls, init_kwargs, call, expected_output_shapes, expected_num_params=None):
+    """Checks a layer: construction, output shapes, parameter count, config round trip.
+
+    Args:
+        layer_cls: The layer class.
+        init_kwargs: Constructor keyword arguments.
+        call: `call(layer) -> outputs`; builds the layer on first use.
+        expected_output_shapes: List of the shapes of `keras.tree.flatten(outputs)`
+            (dict outputs flatten in sorted key order).
+        expected_num_params: Trainable scalar count, when the test knows it.
+
+    Returns:
+        `(layer, outputs)`.
+    """
+    layer = layer_cls(**init_kwargs)
+    outputs = call(layer)
+    shapes = [tuple(t.shape) for t in keras.tree.flatten(outputs)]
+    assert shapes == [tuple(s) for s in expected_output_shapes]
+    if expected_num_params is not None:
+        assert count_params(layer) == expected_num_params
+
+    config = layer.get_config()
+    for key, value in init_kwargs.items():
+        if not isinstance(value, (keras.initializers.Initializer, keras.layers.Layer)):
+            assert config[key] == value, key
+    clone = layer_cls.from_config(config)
+    call(clone)
+    clone.set_weights(layer.get_weights())
+    assert clone.get_config() == config
+    assert_close(call(clone), outputs)
+    return layer, outputs
