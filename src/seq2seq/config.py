@@ -69,9 +69,9 @@ SETTINGS: dict[str, Setting] = {
     "hidden": Setting(int, 64, "hidden size of the recurrent layers", minimum=1),
     "depth": Setting(int, 1, "stacked recurrent layers in encoder and decoder", minimum=1),
     "embedding_dim": Setting(int, 32, "size of the token embeddings", minimum=1),
-    "epochs": Setting(int, 10, "the most epochs to train", minimum=1),
+    "epochs": Setting(int, 20, "the most epochs to train", minimum=1),
     "batch_size": Setting(int, 64, "examples per training step", minimum=1),
-    "learning_rate": Setting(float, 0.005, "Adam's learning rate", minimum=0.0),
+    "learning_rate": Setting(float, 0.003, "Adam's learning rate", minimum=0.0),
     "validation_split": Setting(
         float, 0.1, "fraction of a data file held out for validation", minimum=0.0, below=1.0
     ),
@@ -82,17 +82,25 @@ SETTINGS: dict[str, Setting] = {
     "patience": Setting(
         int, 3, "epochs without a lower validation loss before stopping", minimum=0
     ),
-    "max_examples": Setting(int, None, "use at most this many examples", minimum=3),
+    "max_examples": Setting(
+        int, None, "examples to use: at most this many of a file, in all for a task", minimum=3
+    ),
     "out": Setting(str, None, "the run folder (default runs/<task or data file name>)"),
 }
 
 # Tuned on 2 CPU cores so that each task trains in minutes (see docs/tasks.md).
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "reverse": {"hidden": 64, "embedding_dim": 32, "epochs": 8, "batch_size": 64},
-    "sort": {"hidden": 64, "embedding_dim": 32, "epochs": 8, "batch_size": 64},
-    "addition": {"hidden": 64, "embedding_dim": 32, "epochs": 8, "batch_size": 64},
-    "dates": {"hidden": 64, "embedding_dim": 32, "epochs": 4, "batch_size": 64},
-    "g2p": {"hidden": 128, "embedding_dim": 64, "epochs": 10, "batch_size": 64},
+    "reverse": {"epochs": 6, "learning_rate": 0.005},
+    "sort": {"epochs": 15, "learning_rate": 0.003, "patience": 5},
+    "addition": {"epochs": 30, "learning_rate": 0.003, "patience": 5},
+    "dates": {"epochs": 4, "learning_rate": 0.005},
+    "g2p": {
+        "max_examples": 60000,
+        "hidden": 128,
+        "embedding_dim": 64,
+        "epochs": 6,
+        "learning_rate": 0.003,
+    },
     "co2": {
         "relative": True,
         "hidden": 32,
