@@ -54,6 +54,14 @@ def test_unreadable_model_file(tmp_path):
     _assert_one_line_error(code, out, err, "model.keras: cannot load the model")
 
 
+def test_model_of_another_kind(tmp_path):
+    import keras
+
+    keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(tmp_path / "dense.keras")
+    code, out, err = run("predict", tmp_path / "dense.keras", "abc")
+    _assert_one_line_error(code, out, err, "dense.keras: expected a seq2seq model")
+
+
 def test_predict_inputs_not_utf8_name_the_line():
     with pytest.raises(DataFileError, match=r"^inputs.txt, line 2: not valid UTF-8 \(byte 0xff"):
         decode_lines(b"fine\nbad \xff\n", "inputs.txt")

@@ -18,6 +18,7 @@ from seq2seq.commands.datasets import Dataset
 from seq2seq.commands.errors import CommandError
 from seq2seq.config import ConfigError, load_config
 from seq2seq.data.vocabulary import END_TOKEN
+from seq2seq.models import Seq2SeqModel
 from seq2seq.plotting import plot_attention
 
 PREDICT_BATCH_SIZE = 256
@@ -26,7 +27,7 @@ RUN_CONFIG = "config.toml"
 G2P_TASK = "g2p"
 
 
-def load_model(path: str | os.PathLike) -> keras.Model:
+def load_model(path: str | os.PathLike) -> Seq2SeqModel:
     """Loads a `.keras` file written by `seq2seq train` (or any saved seq2seq model).
 
     Raises:
@@ -36,12 +37,18 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     if not path.is_file():
         raise CommandError(f"{path}: file not found")
     try:
-        return keras.saving.load_model(path, compile=False)
+        model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a bad archive.
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise CommandError(
             f"{path}: cannot load the model ({type(error).__name__}: {first_line})"
         ) from None
+    if not isinstance(model, Seq2SeqModel):
+        raise CommandError(
+            f"{path}: expected a seq2seq model (SimpleSeq2Seq, Seq2Seq or AttentionSeq2Seq), "
+            f"found a {type(model).__name__}"
+        )
+    return model
 
 
 def is_text_model(model: keras.Model) -> bool:
@@ -74,17 +81,9 @@ def check_compatible(model: keras.Model, model_path: str, dataset: Dataset) -> N
             )
 
 
-def _generate(model: keras.Model, x: np.ndarray, beam: int, batch_size: int) -> dict[str, Any]:
-    if hasattr(model, "generate"):
-        strategy = "beam" if beam > 1 else "greedy"
-        return model.generate(x, strategy=strategy, beam_width=beam, batch_size=batch_size)
-    # Models saved before `generate` existed: greedy decoding is the arg-max of predict.
-    if beam > 1:
-        raise CommandError("--beam needs Seq2SeqModel.generate, which this install lacks")
-    outputs = model.predict(x, batch_size=batch_size, verbose=0)
-    if not getattr(model, "token_mode", False):
-        return {"outputs": outputs}
-    return {"ids": outputs.argmax(axis=-1).astype("int32")}
+def _generate(model: Seq2SeqModel, x: np.ndarray, beam: int, batch_size: int) -> dict[str, Any]:
+    strategy = "beam" if beam > 1 else "greedy"
+    return model.generate(x, strategy=strategy, beam_width=beam, batch_size=batch_size)
 
 
 def encode_sources(model: keras.Model, texts: Sequence[str]) -> np.ndarray:
