@@ -32,13 +32,19 @@ if choose_default_backend() != "tensorflow":
 
 from seq2seq import __version__  # noqa: E402
 from seq2seq.commands.errors import CommandError  # noqa: E402
-from seq2seq.config import SETTINGS, ConfigError, check_setting, load_config, resolve_settings  # noqa: E402
+from seq2seq.config import (
+    PREDICT_BATCH_SIZE,
+    SETTINGS,
+    ConfigError,
+    check_setting,
+    load_config,
+    resolve_settings,
+)  # noqa: E402
 from seq2seq.data.errors import DataFileError  # noqa: E402
 from seq2seq.data.tasks import TASKS  # noqa: E402
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-PREDICT_BATCH_SIZE = 256
 USER_ERRORS = (DataFileError, ConfigError, CommandError)
 
 

@@ -36,6 +36,8 @@ except ModuleNotFoundError:  # Python 3.10
 from seq2seq.data.tasks import TASKS
 
 LEVELS = ("char", "word")
+# Inputs decoded together by `evaluate`, `predict` and the test scores of `train`.
+PREDICT_BATCH_SIZE = 256
 MODELS = ("simple", "seq2seq", "attention")
 CELLS = ("lstm", "gru")
 

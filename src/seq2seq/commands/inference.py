@@ -16,12 +16,11 @@ import numpy as np
 from seq2seq import metrics
 from seq2seq.commands.datasets import Dataset
 from seq2seq.commands.errors import CommandError
-from seq2seq.config import ConfigError, load_config
+from seq2seq.config import PREDICT_BATCH_SIZE, ConfigError, load_config
 from seq2seq.data.vocabulary import END_TOKEN
 from seq2seq.models import Seq2SeqModel
 from seq2seq.plotting import plot_attention
 
-PREDICT_BATCH_SIZE = 256
 RUN_CONFIG = "config.toml"
 # Tasks whose outputs are scored with their own names for the error rates.
 G2P_TASK = "g2p"
