@@ -172,13 +172,19 @@ class Seq2SeqModel(keras.Model):
             return ops.softmax(outputs, axis=-1)
         return outputs
 
-    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
-        """`keras.Model.compile`; in token mode the default loss ignores padding (id 0)."""
+    def compile(self, optimizer="rmsprop", loss=None, jit_compile="auto", **kwargs):
+        """`keras.Model.compile`; in token mode the default loss ignores padding (id 0).
+
+        On TensorFlow `jit_compile="auto"` means no XLA: Keras would pick XLA on a GPU,
+        and XLA cannot differentiate the `tf.while_loop` behind `keras.ops.scan`.
+        """
         if loss is None and self.token_mode:
             loss = keras.losses.SparseCategoricalCrossentropy(
                 from_logits=self.logits, ignore_class=0
             )
-        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+        if jit_compile == "auto" and keras.backend.backend() == "tensorflow":
+            jit_compile = False
+        super().compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile, **kwargs)
 
     def compile_from_config(self, config):
         """Compiles a loaded model as it was saved.
