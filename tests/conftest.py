@@ -4,6 +4,12 @@ import os
 
 import pytest
 
+# The tests' tensors are tiny: single-threaded XLA CPU kernels avoid thread-pool waits
+# when the machine's few cores are busy. Set before JAX loads; a user's flags win.
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
+
 # `import seq2seq` must come before Keras so that JAX is the default backend.
 import seq2seq  # noqa: F401
 
@@ -11,6 +17,13 @@ import seq2seq  # noqa: F401
 import keras
 
 SEED = 1337
+
+if keras.backend.backend() == "torch":
+    import torch
+
+    # The tests' tensors are tiny: one thread avoids thread-pool waits that make each
+    # op ten times slower when the machine's few cores are busy.
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -161,3 +161,18 @@ def test_every_option_survives_get_config(model_cls, options):
         keras.saving.serialize_keras_object(clone)["config"]
         == keras.saving.serialize_keras_object(model)["config"]
     )
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's XLA choice")
+@pytest.mark.parametrize("model_cls", MODELS)
+def test_tensorflow_trains_where_keras_would_pick_xla(model_cls, monkeypatch):
+    """Keras turns XLA on by default on TensorFlow with a GPU, and XLA cannot differentiate
+    the loops of `keras.ops.scan`: "auto" must mean no XLA for these models."""
+    from keras.src.trainers.trainer import Trainer
+
+    monkeypatch.setattr(Trainer, "_resolve_auto_jit_compile", lambda self: True)  # as on a GPU
+    model = model_cls(**BASE)
+    model.compile(loss="mse")
+    assert model.jit_compile is False
+    history = model.fit(_x(), np.zeros((BATCH, OUT_LEN, OUT_DIM), "float32"), verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
