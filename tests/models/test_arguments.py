@@ -42,11 +42,10 @@ def test_input_shape_precedence(model_cls, kwargs, shape):
 
 @pytest.mark.parametrize("model_cls", MODELS)
 def test_hidden_dim_defaults_to_output_dim(model_cls):
-    model = model_cls(input_dim=3, output_length=2, output_dim=5)
-    assert model.hidden_dim == 5
-    assert model.encoder.units == 5
-    model = model_cls(input_dim=3, output_length=2, output_dim=5, hidden_dim=7)
-    assert model.hidden_dim == 7 and model.encoder.units == 7
+    model = model_cls(input_dim=3, output_length=2, output_dim=4)
+    assert model.hidden_dim == 4
+    assert model.encoder.units == 4
+    assert model_cls(input_dim=3, **BASE).encoder.units == BASE["hidden_dim"]
 
 
 @pytest.mark.parametrize("model_cls", MODELS)
