@@ -13,11 +13,11 @@ from seq2seq.decoding.sampler import (
     NextFn,
     Sampler,
     batch_size_of,
-    check_positive_int,
     mask_reserved,
     tile,
     write_step,
 )
+from seq2seq.models.arguments import check_positive
 
 
 def check_length_penalty(length_penalty: Any) -> float:
@@ -76,7 +76,7 @@ class BeamSampler(Sampler):
     def __init__(
         self, beam_width: int = 5, length_penalty: float = 0.0, return_all_beams: bool = False
     ):
-        self.beam_width = check_positive_int("beam_width", beam_width)
+        self.beam_width = check_positive("beam_width", beam_width)
         self.length_penalty = check_length_penalty(length_penalty)
         self.return_all_beams = bool(return_all_beams)
 

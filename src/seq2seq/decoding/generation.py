@@ -13,7 +13,8 @@ from seq2seq.decoding.beam import BeamSampler, check_length_penalty
 from seq2seq.decoding.compiled import cached_function
 from seq2seq.decoding.greedy import GreedySampler
 from seq2seq.decoding.random import RandomSampler, check_seed, check_temperature, check_top_p
-from seq2seq.decoding.sampler import Sampler, as_lists, check_positive_int
+from seq2seq.decoding.sampler import Sampler, as_lists
+from seq2seq.models.arguments import check_positive
 
 STRATEGIES = ("greedy", "beam", "random")
 
@@ -37,10 +38,10 @@ def make_sampler(
         raise ValueError(
             f"Invalid value for argument `strategy`. Expected one of {STRATEGIES}. Received: strategy={strategy!r}"
         )
-    check_positive_int("beam_width", beam_width)
+    check_positive("beam_width", beam_width)
     check_length_penalty(length_penalty)
     check_temperature(temperature)
-    check_positive_int("top_k", top_k, allow_none=True)
+    check_positive("top_k", top_k, allow_none=True)
     check_top_p(top_p)
     check_seed(seed)
     if strategy == "beam":
@@ -103,7 +104,7 @@ def generate(
     sampler = make_sampler(
         strategy, beam_width, length_penalty, temperature, top_k, top_p, seed, return_all_beams
     )
-    check_positive_int("batch_size", batch_size)
+    check_positive("batch_size", batch_size)
     max_length = _check_max_length(model, max_length)
     _check_vocabularies(model)
     if return_text and (not model.token_mode or model.target_vocabulary is None):
@@ -204,7 +205,7 @@ def _run_batches(
 def _check_max_length(model: keras.Model, max_length: Any) -> int:
     if max_length is None:
         return model.output_length
-    check_positive_int("max_length", max_length)
+    check_positive("max_length", max_length)
     if not model.uses_feedback and max_length > model.output_length:
         raise ValueError(
             "Invalid value for argument `max_length`. Expected at most `output_length` "

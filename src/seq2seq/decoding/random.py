@@ -8,7 +8,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from seq2seq.decoding.sampler import NEG_INF, Sampler, check_positive_int
+from seq2seq.decoding.sampler import NEG_INF, Sampler
+from seq2seq.models.arguments import check_positive
 
 
 def check_temperature(temperature: Any) -> float:
@@ -84,7 +85,7 @@ class RandomSampler(Sampler):
         seed=None,
     ):
         self.temperature = check_temperature(temperature)
-        self.top_k = check_positive_int("top_k", top_k, allow_none=True)
+        self.top_k = check_positive("top_k", top_k, allow_none=True)
         self.top_p = check_top_p(top_p)
         self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)

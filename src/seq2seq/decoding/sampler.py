@@ -17,22 +17,6 @@ NEG_INF = -1e9
 NextFn = Callable[[Any, Any, Any, Any], tuple[Any, Any, Any]]
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def check_positive_int(name: str, value: Any, allow_none: bool = False) -> Any:
-    """Raises a `ValueError` naming `name` unless `value` is an int >= 1 (or None if allowed)."""
-    if value is None and allow_none:
-        return value
-    if not _is_int(value) or value < 1:
-        expected = "None or an int >= 1" if allow_none else "an int >= 1"
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected {expected}. Received: {name}={value!r}"
-        )
-    return value
-
-
 def tile(structure: Any, times: int) -> Any:
     """Repeats every tensor of a nested structure `times` times along axis 0 (batch-major)."""
     if times == 1:
