@@ -361,3 +361,17 @@ def keras_fit_timing(model, x, y, steps: int, warmup: int, batch: int = BATCH) -
     elapsed = time.perf_counter() - state["t0"]
     loss = hist.history.get("loss", [float("nan")])[-1]
     return {"elapsed_s": elapsed, "final_loss": float(loss)}
+
+
+def synthetic_data(model: str, n: int, length: int, seed: int = 0):
+    """Random training data: token ids `[x, y], y` for attention, else float `x, y`."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    if model == "attention":
+        x = rng.integers(3, VOCAB, size=(n, length), dtype=np.int32)
+        y = rng.integers(3, VOCAB, size=(n, length), dtype=np.int32)
+        return [x, y], y
+    x = rng.standard_normal((n, length, FEATURES), dtype=np.float32)
+    y = rng.standard_normal((n, length, FEATURES), dtype=np.float32)
+    return x, y

@@ -7,9 +7,14 @@ synthetic data on whatever ``KERAS_BACKEND`` is set (``jit_compile`` left at its
 
 from __future__ import annotations
 
-import numpy as np
-
-from benchmarks.common import BATCH, FEATURES, LENGTH, keras_fit_timing, keras_param_counts
+from benchmarks.common import (
+    BATCH,
+    FEATURES,
+    LENGTH,
+    keras_fit_timing,
+    keras_param_counts,
+    synthetic_data,
+)
 
 
 def build(hidden: int, length: int = LENGTH, features: int = FEATURES, cell: str = "lstm"):
@@ -46,10 +51,7 @@ def time_training(
 
     keras.utils.set_random_seed(0)
     net = build(hidden, length, cell=cell)
-    n = (warmup + steps) * batch
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((n, length, FEATURES), dtype=np.float32)
-    y = rng.standard_normal((n, length, FEATURES), dtype=np.float32)
+    x, y = synthetic_data("simple", (warmup + steps) * batch, length)
     out = keras_fit_timing(net, x, y, steps, warmup, batch)
     out.update(keras_param_counts(net))
     out["backend"] = keras.backend.backend()

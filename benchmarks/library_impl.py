@@ -30,6 +30,7 @@ from benchmarks.common import (
     VOCAB,
     keras_fit_timing,
     keras_param_counts,
+    synthetic_data,
 )
 
 
@@ -82,17 +83,6 @@ def build(model: str, hidden: int, length: int = LENGTH):
     return net
 
 
-def _data(model: str, n: int, length: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    if model == "attention":
-        x = rng.integers(3, VOCAB, size=(n, length), dtype=np.int32)
-        y = rng.integers(3, VOCAB, size=(n, length), dtype=np.int32)
-        return [x, y], y
-    x = rng.standard_normal((n, length, FEATURES), dtype=np.float32)
-    y = rng.standard_normal((n, length, FEATURES), dtype=np.float32)
-    return x, y
-
-
 def time_training(
     model: str,
     hidden: int,
@@ -108,7 +98,7 @@ def time_training(
 
     keras.utils.set_random_seed(0)
     net = build(model, hidden, length)
-    inputs, targets = _data(model, (warmup + steps) * batch, length)
+    inputs, targets = synthetic_data(model, (warmup + steps) * batch, length)
     out = keras_fit_timing(net, inputs, targets, steps, warmup, batch)
     out.update(keras_param_counts(net))
     out["backend"] = keras.backend.backend()
