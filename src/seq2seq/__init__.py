@@ -1,14 +1,17 @@
 """Sequence-to-sequence learning on Keras 3, for token and real-valued sequences.
 
 `import seq2seq` selects the JAX backend when neither `KERAS_BACKEND` nor a Keras
-config file chooses one, then exposes the models:
+config file chooses one, keeps freed memory in the heap (`seq2seq.allocator`), then
+exposes the models:
 
 >>> from seq2seq import SimpleSeq2Seq, Seq2Seq, AttentionSeq2Seq
 """
 
+from seq2seq.allocator import tune_heap
 from seq2seq.backend import choose_default_backend
 
 choose_default_backend()
+tune_heap()
 
 from seq2seq.models import AttentionSeq2Seq, Seq2Seq, Seq2SeqModel, SimpleSeq2Seq  # noqa: E402
 

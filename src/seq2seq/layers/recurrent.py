@@ -100,14 +100,30 @@ class Recurrent(keras.layers.Layer):
         ]
 
     def call(self, inputs, mask=None, initial_state=None, training=False):
+        # Time-major before the projection: the (smaller) input is transposed, not the
+        # (gates * units)-wide projection, forward and backward.
+        projected = self.cell.project(ops.transpose(inputs, (1, 0, 2)))
+        return self.recur(projected, mask=mask, initial_state=initial_state)
+
+    def recur(self, projected, mask=None, initial_state=None):
+        """Runs the recurrence over inputs already projected by `self.cell.project`.
+
+        Callers whose inputs repeat over time (SimpleSeq2Seq's decoder) project once and
+        broadcast, instead of one projection per step.
+
+        Args:
+            projected: Time-major `(time, batch, gates * units)` tensor.
+            mask: Optional boolean `(batch, time)` tensor; False marks padding.
+            initial_state: Optional list of `(batch, units)` tensors.
+
+        Returns:
+            What `call` returns.
+        """
         if initial_state is None:
             if self.stateful:
                 initial_state = [ops.convert_to_tensor(state) for state in self.states]
             else:
-                initial_state = self.get_initial_state(ops.shape(inputs)[0])
-        projected = ops.transpose(
-            self.cell.project(inputs), (1, 0, 2)
-        )  # (time, batch, gates*units)
+                initial_state = self.get_initial_state(ops.shape(projected)[1])
         if fast_recurrence.available(self.cell, mask):
             unroll = (projected.shape[0] or 1) if self.unroll is True else 1
             final_states, outputs = fast_recurrence.lstm_sequence(

@@ -116,9 +116,16 @@ class SimpleSeq2Seq(Seq2SeqModel):
     def _forward(self, x, targets, training, sample_mask):
         encoded = self.encoder(x, training=training)
         vector = self.bottleneck(encoded["last"])
-        sequence = ops.repeat(ops.expand_dims(vector, 1), self.output_length, axis=1)
-        for i, layer in enumerate(self.decoder_layers):
-            if i > 0 and self.dropout_layer is not None:
+        # The first decoder layer sees the same vector at every step: project it once
+        # and repeat the projection (time-major), not the vector.
+        first = self.decoder_layers[0]
+        projected = first.cell.project(vector)
+        repeated = ops.broadcast_to(
+            ops.expand_dims(projected, 0), (self.output_length, *ops.shape(projected))
+        )
+        sequence, _ = first.recur(repeated)
+        for layer in self.decoder_layers[1:]:
+            if self.dropout_layer is not None:
                 sequence = self.dropout_layer(sequence, training=training)
             sequence, _ = layer(sequence)
         return {"outputs": self.output_layer(sequence), "attention": None}
