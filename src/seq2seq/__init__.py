@@ -7,11 +7,11 @@ exposes the models:
 >>> from seq2seq import SimpleSeq2Seq, Seq2Seq, AttentionSeq2Seq
 """
 
-from seq2seq.allocator import tune_heap
+from seq2seq.allocator import keep_heap
 from seq2seq.backend import choose_default_backend
 
 choose_default_backend()
-tune_heap()
+keep_heap()
 
 from seq2seq.models import AttentionSeq2Seq, Seq2Seq, Seq2SeqModel, SimpleSeq2Seq  # noqa: E402
 

@@ -1,56 +1,55 @@
 """Keeps freed memory in the process heap so that compiled steps do not page-fault.
 
-XLA on the CPU allocates a step's temporary buffers afresh for every execution. With
-glibc's default settings the heap top is returned to the system after each step and
-touched again in the next one, so every step pays thousands of page faults (on the
-project's machine about 10,000 per SimpleSeq2Seq step at hidden 256, a fifth of the
-step's time). Padding the heap top (`M_TOP_PAD`) keeps those pages mapped.
+XLA on the CPU allocates a step's temporary buffers afresh for every execution, on its
+worker threads. With glibc's default settings large buffers are mapped and unmapped
+each time (or come from per-thread arenas that are trimmed), so every training step
+touches fresh pages: on the project's machine about 10,000 page faults per
+SimpleSeq2Seq step and 41,000 per AttentionSeq2Seq step at hidden 256, a fifth to a
+quarter of the step's time. One arena, no `mmap` for large blocks and no trimming keep
+those pages mapped and reused (measured: 0.6 faults per step; see docs/benchmarks.md).
 
-`import seq2seq` calls `tune_heap()` once. It does nothing outside glibc (macOS,
-Windows, musl) and nothing when `SEQ2SEQ_HEAP_PAD_MB=0`; the variable also sets the
-pad in MiB (default 256). The cost is at most that much resident memory kept after
-it is freed.
+`import seq2seq` calls `keep_heap()` once, before Keras starts its threads. It does
+nothing outside glibc (macOS, Windows, musl) or when `SEQ2SEQ_KEEP_HEAP=0`. The cost:
+the process keeps its peak heap size instead of returning freed memory to the system.
 """
 
 import ctypes
 import ctypes.util
 import os
+import platform
 import sys
 
-DEFAULT_PAD_MB = 256
-_M_TOP_PAD = -2  # glibc malloc.h
+# glibc's malloc.h parameters, and the values set.
+_SETTINGS = (
+    (-8, 1),  # M_ARENA_MAX: every thread allocates from the main arena
+    (-4, 0),  # M_MMAP_MAX: large blocks come from the heap, not from fresh mappings
+    (-1, 2**31 - 1),  # M_TRIM_THRESHOLD: never give the heap top back
+    (-2, 64 * 1024 * 1024),  # M_TOP_PAD: grow the heap in 64 MiB steps
+)
 
 
-def heap_pad_bytes(environ=None) -> int:
-    """The pad asked for by `SEQ2SEQ_HEAP_PAD_MB` (MiB), in bytes; 0 turns tuning off."""
+def keep_heap_enabled(environ=None) -> bool:
+    """Whether `SEQ2SEQ_KEEP_HEAP` (default `1`) asks for the tuning."""
     environ = os.environ if environ is None else environ
-    raw = environ.get("SEQ2SEQ_HEAP_PAD_MB", str(DEFAULT_PAD_MB))
-    try:
-        megabytes = int(raw)
-    except ValueError:
+    raw = environ.get("SEQ2SEQ_KEEP_HEAP", "1").strip()
+    if raw not in ("0", "1"):
         raise ValueError(
-            "Invalid value for environment variable `SEQ2SEQ_HEAP_PAD_MB`. Expected a "
-            f"non-negative integer number of MiB. Received: {raw!r}"
-        ) from None
-    if megabytes < 0:
-        raise ValueError(
-            "Invalid value for environment variable `SEQ2SEQ_HEAP_PAD_MB`. Expected a "
-            f"non-negative integer number of MiB. Received: {raw!r}"
+            "Invalid value for environment variable `SEQ2SEQ_KEEP_HEAP`. Expected '1' "
+            f"(keep freed memory in the heap) or '0' (glibc's defaults). Received: {raw!r}"
         )
-    return megabytes * 1024 * 1024
+    return raw == "1"
 
 
-def tune_heap(environ=None) -> bool:
-    """Sets glibc's `M_TOP_PAD`; returns whether it was set."""
-    pad = heap_pad_bytes(environ)
-    if pad == 0 or not sys.platform.startswith("linux"):
+def keep_heap(environ=None) -> bool:
+    """Applies the glibc settings above; returns whether they were applied."""
+    if not keep_heap_enabled(environ) or not sys.platform.startswith("linux"):
         return False
-    name = ctypes.util.find_library("c")
+    if platform.libc_ver()[0] != "glibc":
+        return False
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_TOP_PAD, min(pad, 2**31 - 1)))
+    return all(mallopt(param, value) == 1 for param, value in _SETTINGS)

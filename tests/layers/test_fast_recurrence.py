@@ -13,9 +13,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.mark.parametrize("constant", [False, True])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("unroll", [1, 7])
-def test_fast_path_matches_generic_scan(reverse, unroll):
+def test_fast_path_matches_generic_scan(reverse, unroll, constant):
     import jax
     import jax.numpy as jnp
 
@@ -32,10 +33,18 @@ def test_fast_path_matches_generic_scan(reverse, unroll):
 
     def loss(fast):
         def f(kernel, recurrent, bias, h0, c0):
-            z = x @ kernel + bias
-            if fast:
-                (h, c), hs = fast_recurrence.lstm_sequence(z, h0, c0, recurrent, reverse, unroll)
+            if constant:  # one input for every step: (batch, 4 * units)
+                z = x[0] @ kernel + bias
             else:
+                z = x @ kernel + bias
+            if fast:
+                (h, c), hs = fast_recurrence.lstm_sequence(
+                    z, h0, c0, recurrent, reverse, unroll, 7 if constant else None
+                )
+            else:
+                if constant:
+                    z = jnp.broadcast_to(z[None], (7, *z.shape))
+
 
                 def step(z_t, states):
                     h, c = states

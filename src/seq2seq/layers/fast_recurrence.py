@@ -30,10 +30,12 @@ def _build():
     import jax
     import jax.numpy as jnp
 
-    def forward_scan(projected, h0, c0, kernel, reverse, unroll):
+    def forward_scan(projected, h0, c0, kernel, reverse, unroll, length):
+        constant = length is not None  # one (batch, 4 * units) input for every step
+
         def body(carry, z_t):
             h, c = carry
-            z = z_t + h @ kernel
+            z = (projected if constant else z_t) + h @ kernel
             i, f, g, o = jnp.split(z, 4, axis=-1)
             i, f, o, g = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jax.nn.sigmoid(o), jnp.tanh(g)
             c_new = f * c + i * g
@@ -41,19 +43,24 @@ def _build():
             return (h_new, c_new), (h_new, c_new, jnp.concatenate([i, f, g, o], axis=-1))
 
         (h, c), (hs, cs, gates) = jax.lax.scan(
-            body, (h0, c0), projected, reverse=reverse, unroll=unroll
+            body,
+            (h0, c0),
+            None if constant else projected,
+            length=length,
+            reverse=reverse,
+            unroll=unroll,
         )
         return (hs, h, c), (hs, cs, gates)
 
-    @partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-    def lstm(projected, h0, c0, kernel, reverse, unroll):
-        return forward_scan(projected, h0, c0, kernel, reverse, unroll)[0]
+    @partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6))
+    def lstm(projected, h0, c0, kernel, reverse, unroll, length):
+        return forward_scan(projected, h0, c0, kernel, reverse, unroll, length)[0]
 
-    def lstm_fwd(projected, h0, c0, kernel, reverse, unroll):
-        out, (hs, cs, gates) = forward_scan(projected, h0, c0, kernel, reverse, unroll)
+    def lstm_fwd(projected, h0, c0, kernel, reverse, unroll, length):
+        out, (hs, cs, gates) = forward_scan(projected, h0, c0, kernel, reverse, unroll, length)
         return out, (h0, c0, kernel, hs, cs, gates)
 
-    def lstm_bwd(reverse, unroll, residuals, cotangents):
+    def lstm_bwd(reverse, unroll, length, residuals, cotangents):
         h0, c0, kernel, hs, cs, gates = residuals
         d_hs, d_h_last, d_c_last = cotangents
         # States before each step, in processing order.
@@ -66,7 +73,7 @@ def _build():
         kernel_t = kernel.T
 
         def body(carry, xs):
-            dh_next, dc_next = carry
+            dh_next, dc_next, d_sum = carry
             d_h_t, c_t, c_before, gate_t = xs
             i, f, g, o = jnp.split(gate_t, 4, axis=-1)
             dh = d_h_t + dh_next
@@ -81,11 +88,15 @@ def _build():
                 ],
                 axis=-1,
             )
-            return (dz @ kernel_t, dc * f), dz
+            # A constant input's gradient is summed here: a separate reduction over
+            # the stacked steps is several times slower on XLA's CPU backend.
+            d_sum = d_sum + dz if d_sum is not None else None
+            return (dz @ kernel_t, dc * f, d_sum), dz
 
-        (dh0, dc0), dzs = jax.lax.scan(
+        d_sum0 = jnp.zeros_like(gates[0]) if length is not None else None
+        (dh0, dc0, d_sum), dzs = jax.lax.scan(
             body,
-            (d_h_last, d_c_last),
+            (d_h_last, d_c_last, d_sum0),
             (d_hs, cs, c_prev, gates),
             reverse=not reverse,
             unroll=unroll,
@@ -94,25 +105,27 @@ def _build():
         d_kernel = h_prev.reshape(-1, units).T @ dzs.reshape(
             -1, 4 * units
         )  # one matmul over all steps
-        return dzs, dh0, dc0, d_kernel
+        return (d_sum if length is not None else dzs), dh0, dc0, d_kernel
 
     lstm.defvjp(lstm_fwd, lstm_bwd)
-    return jax.jit(lstm, static_argnums=(4, 5))
+    return jax.jit(lstm, static_argnums=(4, 5, 6))
 
 
 _LSTM = None
 
 
-def lstm_sequence(projected, h0, c0, recurrent_kernel, reverse=False, unroll=1):
+def lstm_sequence(projected, h0, c0, recurrent_kernel, reverse=False, unroll=1, length=None):
     """Runs the LSTM recurrence over time-major projected inputs on JAX.
 
     Args:
-        projected: `(time, batch, 4 * units)` input projections (bias included).
+        projected: `(time, batch, 4 * units)` input projections (bias included), or
+            `(batch, 4 * units)`, the same input at each of `length` steps.
         h0: `(batch, units)` initial hidden state.
         c0: `(batch, units)` initial cell state.
         recurrent_kernel: `(units, 4 * units)`.
         reverse: Process from the last step; outputs keep input order.
         unroll: Scan unroll factor.
+        length: Number of steps when `projected` is one step's input; else None.
 
     Returns:
         `(final_states, outputs)` as `run_steps` returns them: `[h, c]` and
@@ -121,5 +134,7 @@ def lstm_sequence(projected, h0, c0, recurrent_kernel, reverse=False, unroll=1):
     global _LSTM
     if _LSTM is None:
         _LSTM = _build()
-    hs, h, c = _LSTM(projected, h0, c0, recurrent_kernel, bool(reverse), int(unroll))
+    hs, h, c = _LSTM(
+        projected, h0, c0, recurrent_kernel, bool(reverse), int(unroll), length
+    )
     return [h, c], hs

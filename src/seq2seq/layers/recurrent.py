@@ -105,35 +105,44 @@ class Recurrent(keras.layers.Layer):
         projected = self.cell.project(ops.transpose(inputs, (1, 0, 2)))
         return self.recur(projected, mask=mask, initial_state=initial_state)
 
-    def recur(self, projected, mask=None, initial_state=None):
+    def recur(self, projected, mask=None, initial_state=None, length=None):
         """Runs the recurrence over inputs already projected by `self.cell.project`.
 
-        Callers whose inputs repeat over time (SimpleSeq2Seq's decoder) project once and
-        broadcast, instead of one projection per step.
+        Callers whose input is the same at every step (SimpleSeq2Seq's decoder) project
+        it once and pass `length`, instead of one projection per step.
 
         Args:
-            projected: Time-major `(time, batch, gates * units)` tensor.
+            projected: Time-major `(time, batch, gates * units)` tensor, or
+                `(batch, gates * units)`, the input of each of `length` steps.
             mask: Optional boolean `(batch, time)` tensor; False marks padding.
             initial_state: Optional list of `(batch, units)` tensors.
+            length: Number of steps when `projected` holds one step; else None.
 
         Returns:
             What `call` returns.
         """
+        batch_axis = 0 if length is not None else 1
         if initial_state is None:
             if self.stateful:
                 initial_state = [ops.convert_to_tensor(state) for state in self.states]
             else:
-                initial_state = self.get_initial_state(ops.shape(projected)[1])
+                initial_state = self.get_initial_state(ops.shape(projected)[batch_axis])
         if fast_recurrence.available(self.cell, mask):
-            unroll = (projected.shape[0] or 1) if self.unroll is True else 1
+            steps = length if length is not None else projected.shape[0]
+            unroll = (steps or 1) if self.unroll is True else 1
             final_states, outputs = fast_recurrence.lstm_sequence(
                 projected,
                 *initial_state,
                 ops.convert_to_tensor(self.cell.recurrent_kernel),
                 self.go_backwards,
                 unroll,
+                length,
             )
         else:
+            if length is not None:
+                projected = ops.broadcast_to(
+                    ops.expand_dims(projected, 0), (length, *ops.shape(projected))
+                )
             final_states, outputs = run_steps(
                 self.cell.step, projected, list(initial_state), mask, self.go_backwards, self.unroll
             )

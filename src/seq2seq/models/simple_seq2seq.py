@@ -1,7 +1,6 @@
 """The seed's encoder-decoder: encoder vector repeated as the decoder's input at every step."""
 
 import keras
-from keras import ops
 
 from seq2seq.layers.recurrent import Recurrent
 from seq2seq.models.base import Seq2SeqModel
@@ -116,14 +115,9 @@ class SimpleSeq2Seq(Seq2SeqModel):
     def _forward(self, x, targets, training, sample_mask):
         encoded = self.encoder(x, training=training)
         vector = self.bottleneck(encoded["last"])
-        # The first decoder layer sees the same vector at every step: project it once
-        # and repeat the projection (time-major), not the vector.
+        # The first decoder layer sees the same vector at every step: project it once.
         first = self.decoder_layers[0]
-        projected = first.cell.project(vector)
-        repeated = ops.broadcast_to(
-            ops.expand_dims(projected, 0), (self.output_length, *ops.shape(projected))
-        )
-        sequence, _ = first.recur(repeated)
+        sequence, _ = first.recur(first.cell.project(vector), length=self.output_length)
         for layer in self.decoder_layers[1:]:
             if self.dropout_layer is not None:
                 sequence = self.dropout_layer(sequence, training=training)
