@@ -13,10 +13,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.mark.parametrize("constant", [False, True])
+@pytest.mark.parametrize("inputs", ["sequence", "constant", "masked"])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("unroll", [1, 7])
-def test_fast_path_matches_generic_scan(reverse, unroll, constant):
+def test_fast_path_matches_generic_scan(reverse, unroll, inputs):
     import jax
     import jax.numpy as jnp
 
@@ -30,21 +30,33 @@ def test_fast_path_matches_generic_scan(reverse, unroll, constant):
         jnp.asarray(v.value) for v in (cell.kernel, cell.recurrent_kernel, cell.bias)
     )
     weights = jnp.arange(1, 8, dtype="float32")[:, None, None] ** 0.5
+    # Row 0 complete, row 1 padded at the end, row 2 at the start and in the middle.
+    mask_bt = jnp.asarray(
+        [[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 0, 1, 1]], dtype=bool
+    )
+    mask_t = jnp.asarray(mask_bt.T[:, :, None], dtype="float32")
 
     def loss(fast):
         def f(kernel, recurrent, bias, h0, c0):
+            constant = inputs == "constant"
             if constant:  # one input for every step: (batch, 4 * units)
                 z = x[0] @ kernel + bias
             else:
                 z = x @ kernel + bias
             if fast:
                 (h, c), hs = fast_recurrence.lstm_sequence(
-                    z, h0, c0, recurrent, reverse, unroll, 7 if constant else None
+                    z,
+                    h0,
+                    c0,
+                    recurrent,
+                    reverse,
+                    unroll,
+                    7 if constant else None,
+                    mask_t if inputs == "masked" else None,
                 )
             else:
                 if constant:
                     z = jnp.broadcast_to(z[None], (7, *z.shape))
-
 
                 def step(z_t, states):
                     h, c = states
@@ -53,7 +65,8 @@ def test_fast_path_matches_generic_scan(reverse, unroll, constant):
                     h = jax.nn.sigmoid(o) * jnp.tanh(c)
                     return h, [h, c]
 
-                (h, c), hs = run_steps(step, z, [h0, c0], None, reverse)
+                mask = mask_bt if inputs == "masked" else None
+                (h, c), hs = run_steps(step, z, [h0, c0], mask, reverse)
             return jnp.sum(hs * weights) + jnp.sum(h * 0.3) + jnp.sum(c**2)
 
         return f
@@ -73,7 +86,37 @@ def test_recurrent_layer_uses_fast_path_with_same_outputs(monkeypatch):
     x = np.random.default_rng(1).normal(size=(2, 5, 3)).astype("float32")
     fast_out, fast_states = layer(x)
     monkeypatch.setattr(fast_recurrence, "ENABLED", False)
-    assert not fast_recurrence.available(layer.cell, None)
+    assert not fast_recurrence.available(layer.cell)
     slow_out, slow_states = layer(x)
     np.testing.assert_allclose(np.asarray(fast_out), np.asarray(slow_out), atol=1e-6)
     np.testing.assert_allclose(np.asarray(fast_states[1]), np.asarray(slow_states[1]), atol=1e-6)
+
+
+@pytest.mark.parametrize("peek", [False, True])
+def test_linear_feedback_decoder_matches_the_step_loop(monkeypatch, peek):
+    """Seq2Seq's free-running decoder as one LSTM: same outputs and gradients."""
+    import jax
+
+    from seq2seq.models import Seq2Seq
+
+    model = Seq2Seq(
+        input_dim=3, input_length=4, hidden_dim=6, output_length=5, output_dim=4, peek=peek
+    )
+    x = np.random.default_rng(2).normal(size=(3, 4, 3)).astype("float32")
+    assert model.decoder._feedback_is_linear(5)
+    trainable = [v.value for v in model.trainable_variables]
+    fixed = [v.value for v in model.non_trainable_variables]
+
+    def loss(weights):
+        outputs, _ = model.stateless_call(weights, fixed, x)
+        return (outputs**2 * np.arange(1, 5, dtype="float32")).sum(), outputs
+
+    (fast_loss, fast_out), fast_grads = jax.value_and_grad(loss, has_aux=True)(trainable)
+    monkeypatch.setattr(fast_recurrence, "ENABLED", False)
+    assert not model.decoder._feedback_is_linear(5)
+    (slow_loss, slow_out), slow_grads = jax.value_and_grad(loss, has_aux=True)(trainable)
+    np.testing.assert_allclose(np.asarray(fast_out), np.asarray(slow_out), rtol=1e-5, atol=1e-6)
+    for variable, got, want in zip(model.trainable_variables, fast_grads, slow_grads):
+        np.testing.assert_allclose(
+            np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5, err_msg=variable.path
+        )

@@ -64,13 +64,15 @@ class BahdanauAttention(keras.layers.Layer):
         projected_query = ops.expand_dims(
             ops.matmul(query, self.query_kernel), 1
         )  # (batch, 1, units)
-        scores = ops.matmul(ops.tanh(keys + projected_query), self.score_vector)  # (batch, in_len)
+        # Products and sums rather than batched matrix-vector products: XLA's CPU
+        # backend runs those as slow generic dots inside the decoding loop.
+        scores = ops.sum(
+            ops.tanh(keys + projected_query) * self.score_vector, axis=-1
+        )  # (batch, in_len)
         if mask is not None:
             scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
         weights = ops.softmax(scores, axis=-1)
-        context = ops.squeeze(
-            ops.matmul(ops.expand_dims(weights, 1), memory), 1
-        )  # (batch, memory_dim)
+        context = ops.sum(ops.expand_dims(weights, -1) * memory, axis=1)  # (batch, memory_dim)
         return context, weights
 
     def get_config(self):

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from seq2seq.layers import fast_recurrence
 from seq2seq.layers.bahdanau_attention import BahdanauAttention
 from seq2seq.layers.cell_factory import make_cell
 
@@ -221,6 +222,49 @@ class Decoder(keras.layers.Layer):
         )
         return self.output_layer(readout), states, weights
 
+    def _feedback_is_linear(self, length):
+        """Whether free running is one LSTM: real values fed back through a linear output."""
+        return (
+            isinstance(length, int)
+            and length > 1
+            and not self.token_mode
+            and not self.attention
+            and self.depth == 1
+            and self.output_layer.activation is keras.activations.linear
+            and fast_recurrence.available(self.cells[0])
+        )
+
+    def _linear_feedback(self, bundle, initial_states, length, start):
+        """Free running with a linear output layer fed back, as one LSTM (JAX fast path).
+
+        With `y_t = h_t W_o + b_o` fed back, step `t > 0` receives
+        `y_{t-1} W_f + b = h_{t-1} (W_o W_f) + (b_o W_f + b)`: the recurrent kernel
+        becomes `K + W_o W_f` and the input a constant, so the loop holds one matrix
+        multiply per step and the outputs are one matrix multiply after it. Step 0 reads
+        the start value as usual.
+        """
+        cell = self.cells[0]
+        kernel = ops.convert_to_tensor(cell.kernel)
+        feature_kernel = kernel[: self.feature_dim]
+        out_kernel = ops.convert_to_tensor(self.output_layer.kernel)
+        out_bias = ops.convert_to_tensor(self.output_layer.bias)
+        extra = 0.0
+        if self.peek:
+            extra = ops.matmul(bundle["context"], kernel[self.feature_dim :])
+        first = self.project_features(start) + extra
+        h, state = cell.step(first, initial_states[0])
+        constant = ops.matmul(ops.expand_dims(out_bias, 0), feature_kernel) + cell.bias + extra
+        constant = ops.broadcast_to(constant, ops.shape(first))
+        recurrent = ops.convert_to_tensor(cell.recurrent_kernel) + ops.matmul(
+            out_kernel, feature_kernel
+        )
+        unroll = length - 1 if self.unroll is True else 1
+        _, hs = fast_recurrence.lstm_sequence(
+            constant, *state, recurrent, False, unroll, length - 1
+        )
+        hs = ops.concatenate([ops.expand_dims(h, 0), hs], axis=0)  # (length, batch, units)
+        return self.output_layer(ops.transpose(hs, (1, 0, 2)))
+
     def _zero_weights(self, bundle, batch_size):
         if not self.attention:
             return ops.zeros((batch_size, 1), dtype=self.compute_dtype)
@@ -249,7 +293,9 @@ class Decoder(keras.layers.Layer):
             length = targets.shape[1]
             unroll = length if self.unroll is True and length else 1
 
-        if teacher is not None and sample_mask is None:
+        if teacher is None and self._feedback_is_linear(length):
+            outputs = self._linear_feedback(bundle, initial_states, length, start)
+        elif teacher is not None and sample_mask is None:
             projected = self.project_features(teacher)
             zero_readout = ops.zeros((batch_size, self.readout_dim), dtype=self.compute_dtype)
 

@@ -4,8 +4,8 @@ JAX's automatic derivative of `lax.scan` accumulates the recurrent kernel's grad
 step by step: T small matrix multiplies whose inner dimension is the batch. This
 module's custom VJP stores the gates in the forward scan, runs the backward recurrence
 for `dh`/`dc` only, and computes the kernel's gradient after the loop as one large
-matrix multiply over all steps. It is used for unmasked LSTM sequences on the JAX
-backend; everything else takes `run_steps`. `tests/layers/test_fast_recurrence.py`
+matrix multiply over all steps. It is used for LSTM sequences, masked or not, on the
+JAX backend; everything else takes `run_steps`. `tests/layers/test_fast_recurrence.py`
 checks that both paths give the same outputs and gradients.
 """
 
@@ -14,11 +14,10 @@ import keras
 ENABLED = True
 
 
-def available(cell, mask) -> bool:
-    """Whether the fast path applies: JAX backend, an LSTM cell, no mask."""
+def available(cell) -> bool:
+    """Whether the fast path applies: JAX backend and an LSTM cell."""
     return (
         ENABLED
-        and mask is None
         and keras.backend.backend() == "jax"
         and type(cell).__name__ == "LSTMCell"
     )
@@ -108,13 +107,86 @@ def _build():
         return (d_sum if length is not None else dzs), dh0, dc0, d_kernel
 
     lstm.defvjp(lstm_fwd, lstm_bwd)
-    return jax.jit(lstm, static_argnums=(4, 5, 6))
+
+    # Masked sequences: a padded step keeps the previous state and outputs zeros.
+    def masked_scan(projected, mask, h0, c0, kernel, reverse, unroll):
+        def body(carry, xs):
+            h, c = carry
+            z_t, m = xs
+            z = z_t + h @ kernel
+            i, f, g, o = jnp.split(z, 4, axis=-1)
+            i, f, o, g = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jax.nn.sigmoid(o), jnp.tanh(g)
+            c_new = f * c + i * g
+            h_new = o * jnp.tanh(c_new)
+            h = m * h_new + (1.0 - m) * h
+            c = m * c_new + (1.0 - m) * c
+            return (h, c), (h, c, c_new, jnp.concatenate([i, f, g, o], axis=-1))
+
+        (h, c), (hs, cs, cs_new, gates) = jax.lax.scan(
+            body, (h0, c0), (projected, mask), reverse=reverse, unroll=unroll
+        )
+        return (hs * mask, h, c), (hs, cs, cs_new, gates)
+
+    @partial(jax.custom_vjp, nondiff_argnums=(5, 6))
+    def masked_lstm(projected, mask, h0, c0, kernel, reverse, unroll):
+        return masked_scan(projected, mask, h0, c0, kernel, reverse, unroll)[0]
+
+    def masked_fwd(projected, mask, h0, c0, kernel, reverse, unroll):
+        out, saved = masked_scan(projected, mask, h0, c0, kernel, reverse, unroll)
+        return out, (mask, h0, c0, kernel, *saved)
+
+    def masked_bwd(reverse, unroll, residuals, cotangents):
+        mask, h0, c0, kernel, hs, cs, cs_new, gates = residuals
+        d_out, d_h_last, d_c_last = cotangents
+        if reverse:
+            h_prev = jnp.concatenate([hs[1:], h0[None]], axis=0)
+            c_prev = jnp.concatenate([cs[1:], c0[None]], axis=0)
+        else:
+            h_prev = jnp.concatenate([h0[None], hs[:-1]], axis=0)
+            c_prev = jnp.concatenate([c0[None], cs[:-1]], axis=0)
+        kernel_t = kernel.T
+
+        def body(carry, xs):
+            dh_next, dc_next = carry
+            d_out_t, m, c_new, c_before, gate_t = xs
+            i, f, g, o = jnp.split(gate_t, 4, axis=-1)
+            dh = d_out_t * m + dh_next  # the state kept after this step
+            dh_new = m * dh
+            tanh_c = jnp.tanh(c_new)
+            dc_new = m * dc_next + dh_new * o * (1.0 - tanh_c * tanh_c)
+            dz = jnp.concatenate(
+                [
+                    dc_new * g * i * (1.0 - i),
+                    dc_new * c_before * f * (1.0 - f),
+                    dc_new * i * (1.0 - g * g),
+                    dh_new * tanh_c * o * (1.0 - o),
+                ],
+                axis=-1,
+            )
+            keep = 1.0 - m
+            return (dz @ kernel_t + keep * dh, dc_new * f + keep * dc_next), dz
+
+        (dh0, dc0), dzs = jax.lax.scan(
+            body,
+            (d_h_last, d_c_last),
+            (d_out, mask, cs_new, c_prev, gates),
+            reverse=not reverse,
+            unroll=unroll,
+        )
+        units = kernel.shape[0]
+        d_kernel = h_prev.reshape(-1, units).T @ dzs.reshape(-1, 4 * units)
+        return dzs, jnp.zeros_like(mask), dh0, dc0, d_kernel
+
+    masked_lstm.defvjp(masked_fwd, masked_bwd)
+    return jax.jit(lstm, static_argnums=(4, 5, 6)), jax.jit(masked_lstm, static_argnums=(5, 6))
 
 
 _LSTM = None
 
 
-def lstm_sequence(projected, h0, c0, recurrent_kernel, reverse=False, unroll=1, length=None):
+def lstm_sequence(
+    projected, h0, c0, recurrent_kernel, reverse=False, unroll=1, length=None, mask=None
+):
     """Runs the LSTM recurrence over time-major projected inputs on JAX.
 
     Args:
@@ -126,6 +198,8 @@ def lstm_sequence(projected, h0, c0, recurrent_kernel, reverse=False, unroll=1, 
         reverse: Process from the last step; outputs keep input order.
         unroll: Scan unroll factor.
         length: Number of steps when `projected` is one step's input; else None.
+        mask: Optional `(time, batch, 1)` floats, 0 at padding: a padded step keeps the
+            previous state and outputs zeros (as `run_steps` does). Not with `length`.
 
     Returns:
         `(final_states, outputs)` as `run_steps` returns them: `[h, c]` and
@@ -134,7 +208,16 @@ def lstm_sequence(projected, h0, c0, recurrent_kernel, reverse=False, unroll=1, 
     global _LSTM
     if _LSTM is None:
         _LSTM = _build()
-    hs, h, c = _LSTM(
-        projected, h0, c0, recurrent_kernel, bool(reverse), int(unroll), length
-    )
+    plain, masked = _LSTM
+    if mask is not None:
+        if length is not None:
+            raise ValueError(
+                "Invalid arguments: `mask` needs one projected input per step. Expected "
+                f"length=None with a mask. Received: length={length!r}"
+            )
+        hs, h, c = masked(projected, mask, h0, c0, recurrent_kernel, bool(reverse), int(unroll))
+    else:
+        hs, h, c = plain(
+            projected, h0, c0, recurrent_kernel, bool(reverse), int(unroll), length
+        )
     return [h, c], hs

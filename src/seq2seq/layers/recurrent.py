@@ -127,22 +127,28 @@ class Recurrent(keras.layers.Layer):
                 initial_state = [ops.convert_to_tensor(state) for state in self.states]
             else:
                 initial_state = self.get_initial_state(ops.shape(projected)[batch_axis])
-        if fast_recurrence.available(self.cell, mask):
+        if length is not None and (mask is not None or not fast_recurrence.available(self.cell)):
+            projected = ops.broadcast_to(
+                ops.expand_dims(projected, 0), (length, *ops.shape(projected))
+            )
+            length = None
+        if fast_recurrence.available(self.cell):
             steps = length if length is not None else projected.shape[0]
-            unroll = (steps or 1) if self.unroll is True else 1
+            mask_t = None
+            if mask is not None:  # (time, batch, 1) floats
+                mask_t = ops.expand_dims(
+                    ops.transpose(ops.cast(mask, projected.dtype), (1, 0)), -1
+                )
             final_states, outputs = fast_recurrence.lstm_sequence(
                 projected,
                 *initial_state,
                 ops.convert_to_tensor(self.cell.recurrent_kernel),
                 self.go_backwards,
-                unroll,
+                (steps or 1) if self.unroll is True else 1,
                 length,
+                mask_t,
             )
         else:
-            if length is not None:
-                projected = ops.broadcast_to(
-                    ops.expand_dims(projected, 0), (length, *ops.shape(projected))
-                )
             final_states, outputs = run_steps(
                 self.cell.step, projected, list(initial_state), mask, self.go_backwards, self.unroll
             )
