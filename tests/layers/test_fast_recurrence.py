@@ -120,3 +120,46 @@ def test_linear_feedback_decoder_matches_the_step_loop(monkeypatch, peek):
         np.testing.assert_allclose(
             np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5, err_msg=variable.path
         )
+
+
+@pytest.mark.parametrize("kind", ["attention", "attention_depth2", "feedback"])
+def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind):
+    """Teacher forcing with kernel gradients after the loop: same loss and gradients."""
+    import jax
+
+    from seq2seq.layers.decoder import Decoder
+    from seq2seq.models import AttentionSeq2Seq, Seq2Seq
+
+    rng = np.random.default_rng(3)
+    if kind == "feedback":
+        model = Seq2Seq(
+            input_dim=3, input_length=4, hidden_dim=6, output_length=5, output_dim=4,
+            teacher_force=True,
+        )
+        x = rng.normal(size=(3, 4, 3)).astype("float32")
+        y = rng.normal(size=(3, 5, 4)).astype("float32")
+    else:
+        model = AttentionSeq2Seq(
+            input_vocab_size=9, output_vocab_size=7, embedding_dim=5, input_length=6,
+            hidden_dim=8, output_length=5, depth=2 if kind == "attention_depth2" else 1,
+            logits=True,
+        )
+        x = rng.integers(1, 9, size=(3, 6)).astype("int32")
+        x[1, 4:] = 0  # padding: the attention mask reaches the loop
+        y = rng.integers(1, 7, size=(3, 5)).astype("int32")
+    assert model.decoder._defers_kernels()
+    trainable = [v.value for v in model.trainable_variables]
+    fixed = [v.value for v in model.non_trainable_variables]
+
+    def loss(weights):
+        outputs, _ = model.stateless_call(weights, fixed, [x, y], training=True)
+        return (outputs**2).sum(), outputs
+
+    (got_loss, got_out), got_grads = jax.value_and_grad(loss, has_aux=True)(trainable)
+    monkeypatch.setattr(Decoder, "_defers_kernels", lambda self: False)
+    (want_loss, want_out), want_grads = jax.value_and_grad(loss, has_aux=True)(trainable)
+    np.testing.assert_allclose(np.asarray(got_out), np.asarray(want_out), rtol=1e-5, atol=1e-6)
+    for variable, got, want in zip(model.trainable_variables, got_grads, want_grads):
+        np.testing.assert_allclose(
+            np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5, err_msg=variable.path
+        )

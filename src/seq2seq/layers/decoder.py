@@ -178,8 +178,12 @@ class Decoder(keras.layers.Layer):
         ones = ops.ones((batch_size, self.units), dtype=self.compute_dtype)
         return [self.dropout_layer(ones, training=True) for _ in range(self.depth - 1)]
 
-    def recurrent_step(self, projected, states, bundle, masks=None):
-        """One step from the projected fed-back value. Returns `(readout, states, weights)`."""
+    def recurrent_step(self, projected, states, bundle, masks=None, kernels=None):
+        """One step from the projected fed-back value. Returns `(readout, states, weights)`.
+
+        `kernels`, if given, are the first layer's recurrent and (with a context) context
+        kernels to use instead of the cells' own (see `_deferred_teacher_loop`).
+        """
         context, weights = None, None
         if self.attention:
             context, weights = self.attention_layer(
@@ -188,7 +192,10 @@ class Decoder(keras.layers.Layer):
         elif self.peek:
             context = bundle["context"]
         if context is not None:
-            projected = projected + ops.matmul(context, self.cells[0].kernel[self.feature_dim :])
+            context_kernel = (
+                kernels[1] if kernels else self.cells[0].kernel[self.feature_dim :]
+            )
+            projected = projected + ops.matmul(context, context_kernel)
         new_states = []
         state = states[0]
         x = None
@@ -198,7 +205,10 @@ class Decoder(keras.layers.Layer):
                 projected = cell.project(inputs)
                 if not self.inner_broadcast_state:
                     state = states[k]
-            x, state = cell.step(projected, state)
+            if k == 0 and kernels:
+                x, state = cell.step(projected, state, recurrent_kernel=kernels[0])
+            else:
+                x, state = cell.step(projected, state)
             new_states.append(state)
         if self.inner_broadcast_state:
             new_states = [state]
@@ -221,6 +231,26 @@ class Decoder(keras.layers.Layer):
             self.project_features(features), states, bundle
         )
         return self.output_layer(readout), states, weights
+
+    def _defers_kernels(self):
+        """Whether teacher forcing takes `fast_recurrence.scan_deferring_kernels` (JAX, LSTM)."""
+        return fast_recurrence.available(self.cells[0]) and not self.peek
+
+    def _deferred_teacher_loop(self, teacher_body, init, projected, bundle, unroll):
+        """The teacher-forced loop with the first layer's kernels' gradients after it."""
+        cell = self.cells[0]
+        kernels = [ops.convert_to_tensor(cell.recurrent_kernel)]
+        if self.attention:
+            kernels.append(ops.convert_to_tensor(cell.kernel)[self.feature_dim :])
+
+        def body(kernels, carry, z_t):
+            carry, (h_before, context) = teacher_body(carry, z_t, kernels)
+            operands = (h_before,) if context is None else (h_before, context)
+            return carry, carry, operands
+
+        return fast_recurrence.scan_deferring_kernels(
+            body, init, projected, tuple(kernels), unroll
+        )
 
     def _feedback_is_linear(self, length):
         """Whether free running is one LSTM: real values fed back through a linear output."""
@@ -299,15 +329,27 @@ class Decoder(keras.layers.Layer):
             projected = self.project_features(teacher)
             zero_readout = ops.zeros((batch_size, self.readout_dim), dtype=self.compute_dtype)
 
-            def teacher_body(carry, z_t):
+            def teacher_body(carry, z_t, kernels=None):
                 states, _, _ = carry
-                readout, states, weights = self.recurrent_step(z_t, states, bundle, masks)
-                carry = (states, readout, weights if weights is not None else zero_weights)
-                return carry, carry
+                readout, new_states, weights = self.recurrent_step(
+                    z_t, states, bundle, masks, kernels
+                )
+                carry = (new_states, readout, weights if weights is not None else zero_weights)
+                operands = (states[0][0], readout[..., self.units :] if self.attention else None)
+                return carry, operands
 
-            _, (_, readouts, weights) = ops.scan(
-                teacher_body, (initial_states, zero_readout, zero_weights), projected, unroll=unroll
-            )
+            init = (initial_states, zero_readout, zero_weights)
+            if self._defers_kernels():
+                _, (_, readouts, weights) = self._deferred_teacher_loop(
+                    teacher_body, init, projected, bundle, unroll
+                )
+            else:
+
+                def body(carry, z_t):
+                    carry, _ = teacher_body(carry, z_t)
+                    return carry, carry
+
+                _, (_, readouts, weights) = ops.scan(body, init, projected, unroll=unroll)
             outputs = self.output_layer(ops.transpose(readouts, (1, 0, 2)))
         else:
             zero_outputs = ops.zeros((batch_size, self.output_dim), dtype=self.compute_dtype)

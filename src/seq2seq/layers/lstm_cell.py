@@ -63,10 +63,15 @@ class LSTMCell(ProjectedCell):
             [ops.zeros((units,), dtype), ops.ones((units,), dtype), ops.zeros((2 * units,), dtype)]
         )
 
-    def step(self, projected, states):
-        """One recurrence step from an already projected input."""
+    def step(self, projected, states, recurrent_kernel=None):
+        """One recurrence step from an already projected input.
+
+        `recurrent_kernel` replaces the cell's own (same value) where a caller handles
+        its gradient itself (`fast_recurrence.scan_deferring_kernels`).
+        """
         h, c = states
-        z = projected + ops.matmul(h, self.recurrent_kernel)
+        kernel = self.recurrent_kernel if recurrent_kernel is None else recurrent_kernel
+        z = projected + ops.matmul(h, kernel)
         i, f, g, o = ops.split(z, 4, axis=-1)
         c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
         h = ops.sigmoid(o) * ops.tanh(c)
