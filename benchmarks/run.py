@@ -69,7 +69,13 @@ def parse_args(argv=None):
     p.add_argument("--models", type=_csv(str), default=list(MODELS))
     p.add_argument("--hidden", type=_csv(int), default=None, help="default 64,256 (quick: 64)")
     p.add_argument("--repeats", type=int, default=None, help="default 3 (quick: 1)")
-    p.add_argument("--impls", type=_csv(str), default=["torch", "keras_seed", "library"])
+    p.add_argument(
+        "--impls",
+        type=_csv(str),
+        default=["torch", "torch_heap", "keras_seed", "library"],
+        help="torch, torch_heap (native PyTorch with the library's glibc heap settings), "
+        "keras_seed, library",
+    )
     p.add_argument("--backends", type=_csv(str), default=list(BACKENDS))
     p.add_argument(
         "--cell",
@@ -145,14 +151,24 @@ def parse_args(argv=None):
 # --------------------------------------------------------------------------- jobs
 
 
+def heap_env() -> dict:
+    """glibc settings equal to the library's own (`seq2seq.allocator`), for native PyTorch."""
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
+    from seq2seq.allocator import glibc_environment
+
+    return glibc_environment()
+
+
 def _label(impl: str, backend: str | None) -> str:
     return impl if backend is None else f"{impl}[{backend}]"
 
 
 def _impl_variants(impls, backends, model):
     for impl in impls:
-        if impl == "torch":
-            yield "torch", None
+        if impl in ("torch", "torch_heap"):
+            yield impl, None
         elif impl == "keras_seed":
             if model == "simple":
                 for b in backends:
@@ -189,7 +205,7 @@ def train_jobs(args, models, hiddens, lengths, variants=None, section="train"):
                         continue
                     argv = [
                         "--impl",
-                        impl,
+                        "torch" if impl == "torch_heap" else impl,
                         "--model",
                         model,
                         "--hidden",
@@ -214,6 +230,7 @@ def train_jobs(args, models, hiddens, lengths, variants=None, section="train"):
                             "hidden": hidden,
                             "length": length,
                             "argv": argv,
+                            "env": heap_env() if impl == "torch_heap" else {},
                         }
                     )
     return jobs
@@ -221,14 +238,14 @@ def train_jobs(args, models, hiddens, lengths, variants=None, section="train"):
 
 def generation_jobs(args):
     jobs = []
-    variants = [("torch", None)] + [
-        ("library", b) for b in args.backends if "library" in args.impls
-    ]
+    variants = [("torch", None)]
+    variants += [("torch_heap", None)] if "torch_heap" in args.impls else []
+    variants += [("library", b) for b in args.backends if "library" in args.impls]
     for strategy in ("greedy", "beam"):
         for impl, backend in variants:
             argv = [
                 "--impl",
-                impl,
+                "torch" if impl == "torch_heap" else impl,
                 "--task",
                 "generate",
                 "--strategy",
@@ -257,6 +274,7 @@ def generation_jobs(args):
                     "hidden": args.gen_hidden,
                     "strategy": strategy,
                     "argv": argv,
+                    "env": heap_env() if impl == "torch_heap" else {},
                 }
             )
     return jobs
@@ -269,6 +287,7 @@ def run_jobs(jobs, repeats, timeout, log, seed=0, torch_threads=None, wait_idle=
     t_start = time.perf_counter()
     for i, (r, job) in enumerate(interleaved(jobs, repeats, seed), 1):
         env = {"KERAS_BACKEND": job["backend"]} if job["backend"] else {}
+        env.update(job.get("env", {}))
         if torch_threads:
             env["BENCH_TORCH_THREADS"] = str(torch_threads)
         if wait_idle > 0:
@@ -338,11 +357,18 @@ def summarize_rows(records, keys, rate_key, peak_gflops):
         for rec in records
         if rec.get("label") == "torch" and rec.get("ok")
     }
+    ref_heap = {
+        tuple(r[k] for k in group_keys): r["rate"]["median"]
+        for r in out
+        if r["label"] == "torch_heap"
+    }
     for r in out:
         gk = tuple(r[k] for k in group_keys)
         base = ref.get(gk)
         med = r["rate"]["median"]
         r["ratio_to_torch"] = med / base if (base and med) else None
+        heap_base = ref_heap.get(gk)
+        r["ratio_to_torch_heap"] = med / heap_base if (heap_base and med) else None
         pairs = [
             rec[rate_key] / torch_by_rep[(gk, rec["repeat"])]
             for rec in records
@@ -375,8 +401,8 @@ def _short(err: str, n: int = 70) -> str:
     return err if len(err) <= n else err[: n - 1] + "…"
 
 
-def _ratio(r):
-    return "n/a" if r.get("ratio_to_torch") is None else f"{r['ratio_to_torch']:.2f}×"
+def _ratio(r, key="ratio_to_torch"):
+    return "n/a" if r.get(key) is None else f"{r[key]:.2f}×"
 
 
 def _mb(r):
@@ -391,7 +417,7 @@ def _mfu(r):
 
 def _label_order(label):
     impl, backend = _parse_label(label)
-    order = {"torch": 0, "keras_seed": 1, "library": 2}
+    order = {"torch": 0, "torch_heap": 1, "keras_seed": 2, "library": 3}
     return order.get(impl, 9), BACKENDS.index(backend) if backend in BACKENDS else -1
 
 
@@ -407,6 +433,7 @@ def train_table(rows, with_length=False):
             "peak MB",
             "MFU %",
             "vs PyTorch",
+            "vs PyTorch+heap",
         ]
     )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -423,6 +450,7 @@ def train_table(rows, with_length=False):
         cells = [r["model"], str(r["hidden"])] + ([str(r["length"])] if with_length else [])
         params = "n/a" if r["params"] is None else f"{r['params']:,}"
         cells += [r["label"], params, *_rate_cells(r), _mb(r), _mfu(r), _ratio(r)]
+        cells += [_ratio(r, "ratio_to_torch_heap")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -437,6 +465,7 @@ def generation_table(rows):
         f"seconds / {GEN_SEQUENCES:,}",
         "peak MB",
         "vs PyTorch",
+        "vs PyTorch+heap",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     rows = sorted(rows, key=lambda r: (r["strategy"] != "greedy", _label_order(r["label"])))
@@ -452,9 +481,33 @@ def generation_table(rows):
             "n/a" if secs is None else f"{secs:.2f}",
             _mb(r),
             _ratio(r),
+            _ratio(r, "ratio_to_torch_heap"),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def scaling_lines(rows):
+    """Time per sample at each length against the shortest, next to the linear ratio."""
+    groups = {}
+    for r in rows:
+        if r["rate"]["median"]:
+            groups.setdefault((r["label"], r["model"], r["hidden"]), {})[r["length"]] = r
+    lines = [
+        "Time per training sample relative to the shortest length (linear cost: the ratio "
+        "of the lengths):"
+    ]
+    for (label, model, hidden), by_length in sorted(groups.items()):
+        lengths = sorted(by_length)
+        base = lengths[0]
+        base_time = 1.0 / by_length[base]["rate"]["median"]
+        parts = [
+            f"L={n}: {1.0 / by_length[n]['rate']['median'] / base_time:.1f}x "
+            f"(linear {n / base:.1f}x)"
+            for n in lengths[1:]
+        ]
+        lines.append(f"- {label} {model} H={hidden}: " + "; ".join(parts))
+    return lines
 
 
 def param_lines(rows):
@@ -638,6 +691,8 @@ def main(argv=None) -> int:
                 f"## Scaling ({args.scaling_repeats} repeat(s); input and output length L)",
                 "",
                 train_table(rows, with_length=True),
+                "",
+                *scaling_lines(rows),
                 "",
             ]
     all_recs = [r for _, recs in sections for r in recs]

@@ -47,3 +47,29 @@ def test_freed_blocks_are_reused_without_new_page_faults():
     # glibc's defaults map every block afresh: about 4,000 faults for these ten blocks
     # on the project's machine (more without transparent huge pages).
     assert faults < 200
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+    reason="glibc only",
+)
+def test_environment_variables_give_the_same_reuse_to_other_programs():
+    """What the benchmarks give native PyTorch: the settings without importing seq2seq."""
+    import os
+    import subprocess
+
+    program = (
+        "import resource, threading, numpy as np\n"
+        "size = 100 * 1024 * 1024 // 8\n"
+        "def work():\n"
+        "    for _ in range(5): np.ones(size).sum()\n"
+        "work()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "t = threading.Thread(target=work); t.start(); t.join(); work()\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
+    )
+    env = {**os.environ, **allocator.glibc_environment()}
+    out = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
+    )
+    assert int(out.stdout) < 200

@@ -19,13 +19,19 @@ import os
 import platform
 import sys
 
-# glibc's malloc.h parameters, and the values set.
+# glibc's malloc.h parameter, its value here, and the environment variable that sets
+# it at process start (for programs that do not import seq2seq, such as benchmarks).
 _SETTINGS = (
-    (-8, 1),  # M_ARENA_MAX: every thread allocates from the main arena
-    (-4, 0),  # M_MMAP_MAX: large blocks come from the heap, not from fresh mappings
-    (-1, 2**31 - 1),  # M_TRIM_THRESHOLD: never give the heap top back
-    (-2, 64 * 1024 * 1024),  # M_TOP_PAD: grow the heap in 64 MiB steps
+    (-8, 1, "MALLOC_ARENA_MAX"),  # every thread allocates from the main arena
+    (-4, 0, "MALLOC_MMAP_MAX_"),  # large blocks come from the heap, not fresh mappings
+    (-1, 2**31 - 1, "MALLOC_TRIM_THRESHOLD_"),  # never give the heap top back
+    (-2, 64 * 1024 * 1024, "MALLOC_TOP_PAD_"),  # grow the heap in 64 MiB steps
 )
+
+
+def glibc_environment() -> dict:
+    """The same settings as glibc environment variables."""
+    return {name: str(value) for _, value, name in _SETTINGS}
 
 
 def keep_heap_enabled(environ=None) -> bool:
@@ -52,4 +58,4 @@ def keep_heap(environ=None) -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return all(mallopt(param, value) == 1 for param, value in _SETTINGS)
+    return all(mallopt(param, value) == 1 for param, value, _ in _SETTINGS)
