@@ -96,15 +96,15 @@ def parse_args(argv=None):
         help="before each measurement wait up to this many seconds for other processes "
         "to use < 20%% of the CPU (default 0: do not wait, only record it)",
     )
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps before timing")
     p.add_argument(
         "--steps",
         type=int,
         default=None,
         help="timed steps (default: ~--target-s seconds at 60 GFLOP/s, 5..60)",
     )
-    p.add_argument("--target-s", type=float, default=None, help="default 1.5 (quick: 1.0)")
-    p.add_argument("--max-steps", type=int, default=None, help="default 60 (quick: 30)")
+    p.add_argument("--target-s", type=float, default=None, help="default 2.5 (quick: 1.0)")
+    p.add_argument("--max-steps", type=int, default=None, help="default 100 (quick: 30)")
     p.add_argument("--timeout", type=float, default=300.0, help="per subprocess, seconds")
     p.add_argument("--no-train", action="store_true", help="skip the training table")
     p.add_argument(
@@ -136,8 +136,8 @@ def parse_args(argv=None):
     q = args.quick
     args.hidden = args.hidden or ([64] if q else [64, 256])
     args.repeats = args.repeats or (1 if q else 3)
-    args.target_s = args.target_s or (1.0 if q else 1.5)
-    args.max_steps = args.max_steps or (30 if q else 60)
+    args.target_s = args.target_s or (1.0 if q else 2.5)
+    args.max_steps = args.max_steps or (30 if q else 100)
     args.gen_hidden = args.gen_hidden or (64 if q else 256)
     args.gen_repeats = args.gen_repeats or (1 if q else 2)
     args.scaling_lengths = args.scaling_lengths or ([20, 100] if q else [20, 50, 100, 200])

@@ -2,9 +2,11 @@
 
 import keras
 import numpy as np
+import pytest
 from helpers import assert_close, run_layer_test, to_numpy
 
 from seq2seq.layers import BahdanauAttention
+from seq2seq.layers.bahdanau_attention import weighted_sum
 
 BATCH, IN_LEN, MEMORY_DIM, QUERY_DIM, UNITS = 2, 4, 3, 5, 6
 
@@ -109,3 +111,27 @@ def test_shapes_and_config():
         expected_num_params=MEMORY_DIM * UNITS + QUERY_DIM * UNITS + 2 * UNITS,
     )
     np.testing.assert_allclose(keras.ops.convert_to_numpy(alphas).sum(-1), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("length", [5, 40])  # the fused sum, and the product past 32
+def test_inference_context_equals_the_training_context(length):
+    """The fused sum used outside training gives the batched product's values."""
+    attention = BahdanauAttention(4)
+    attention.build((None, 6), (None, None, 8))
+    rng = np.random.default_rng(5)
+    memory = rng.normal(size=(3, length, 8)).astype("float32")
+    query = rng.normal(size=(3, 6)).astype("float32")
+    mask = np.ones((3, length), bool)
+    mask[1, length // 2 :] = False
+    keys = attention.keys(memory)
+    trained = attention(query, keys, memory, mask, training=True)
+    inferred = attention(query, keys, memory, mask, training=False)
+    for got, want in zip(inferred, trained):
+        np.testing.assert_allclose(to_numpy(got), to_numpy(want), rtol=1e-5, atol=1e-6)
+    weights = to_numpy(trained[1])
+    np.testing.assert_allclose(
+        to_numpy(weighted_sum(weights, memory)),
+        np.einsum("bs,bsd->bd", weights, memory),
+        rtol=1e-5,
+        atol=1e-6,
+    )

@@ -23,6 +23,8 @@ class BahdanauAttention(keras.layers.Layer):
         keys: `(batch, in_len, units)` from `keys(memory)`.
         memory: `(batch, in_len, memory_dim)` encoder outputs.
         mask: Optional `(batch, in_len)` boolean mask of real positions.
+        training: The context is a batched product in training, a fused sum otherwise
+            (same values; see `weighted_sum`).
 
     Returns:
         `(context, weights)`: `(batch, memory_dim)` and `(batch, in_len)`.
@@ -60,20 +62,36 @@ class BahdanauAttention(keras.layers.Layer):
         """Projects the encoder memory once: `(batch, in_len, units)`."""
         return ops.matmul(memory, self.memory_kernel) + self.bias
 
-    def call(self, query, keys, memory, mask=None):
+    def call(self, query, keys, memory, mask=None, training=False):
         projected_query = ops.expand_dims(
             ops.matmul(query, self.query_kernel), 1
         )  # (batch, 1, units)
-        # Products and sums rather than batched matrix-vector products: XLA's CPU
-        # backend runs those as slow generic dots inside the decoding loop.
-        scores = ops.sum(
-            ops.tanh(keys + projected_query) * self.score_vector, axis=-1
-        )  # (batch, in_len)
+        scores = ops.matmul(ops.tanh(keys + projected_query), self.score_vector)  # (batch, in_len)
         if mask is not None:
             scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
         weights = ops.softmax(scores, axis=-1)
-        context = ops.sum(ops.expand_dims(weights, -1) * memory, axis=1)  # (batch, memory_dim)
+        if training:  # a batched product: its gradient is cheap
+            context = ops.squeeze(ops.matmul(ops.expand_dims(weights, 1), memory), 1)
+        else:
+            context = weighted_sum(weights, memory)
         return context, weights
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
+
+
+def weighted_sum(weights, memory, max_unrolled=32):
+    """`sum_j weights[:, j] * memory[:, j]`: `(batch, in_len)`, `(batch, in_len, dim)` → `(batch, dim)`.
+
+    For inference. For a short memory of known length, a sum of `in_len` scaled rows:
+    XLA fuses it into one pass, where on the CPU the batched matrix-vector product runs
+    as a generic dot (measured at batch 256 and 1,280, length 20: 1.6 and 2 times
+    slower). Its gradient, one slice per position, is slow: training uses the product.
+    """
+    length = memory.shape[1]
+    if length is None or length > max_unrolled:
+        return ops.squeeze(ops.matmul(ops.expand_dims(weights, 1), memory), 1)
+    total = weights[:, 0:1] * memory[:, 0]
+    for j in range(1, length):
+        total = total + weights[:, j : j + 1] * memory[:, j]
+    return total

@@ -73,6 +73,9 @@ class Decoder(keras.layers.Layer):
     (2, 4, 3)
     """
 
+    # `prepare(bundle)` entries shared by the whole batch (no batch axis).
+    shared_keys = ("context_kernel",)
+
     def __init__(
         self,
         units,
@@ -166,9 +169,13 @@ class Decoder(keras.layers.Layer):
         return ops.matmul(features, kernel) + self.cells[0].bias
 
     def prepare(self, bundle):
-        """Adds the attention keys to `bundle`: computed once per sequence."""
+        """Adds what every step reuses to `bundle`: the attention keys, computed once per
+        sequence, and the first layer's context kernel, sliced once outside the loop."""
         if self.attention and "keys" not in bundle:
             bundle = {**bundle, "keys": self.attention_layer.keys(bundle["memory"])}
+        if self.context_dim and "context_kernel" not in bundle:
+            kernel = ops.convert_to_tensor(self.cells[0].kernel)
+            bundle = {**bundle, "context_kernel": kernel[self.feature_dim :]}
         return bundle
 
     def dropout_masks(self, batch_size, training):
@@ -178,7 +185,9 @@ class Decoder(keras.layers.Layer):
         ones = ops.ones((batch_size, self.units), dtype=self.compute_dtype)
         return [self.dropout_layer(ones, training=True) for _ in range(self.depth - 1)]
 
-    def recurrent_step(self, projected, states, bundle, masks=None, kernels=None):
+    def recurrent_step(
+        self, projected, states, bundle, masks=None, kernels=None, training=False
+    ):
         """One step from the projected fed-back value. Returns `(readout, states, weights)`.
 
         `kernels`, if given, are the first layer's recurrent and (with a context) context
@@ -187,14 +196,21 @@ class Decoder(keras.layers.Layer):
         context, weights = None, None
         if self.attention:
             context, weights = self.attention_layer(
-                states[0][0], bundle["keys"], bundle["memory"], bundle.get("mask")
+                states[0][0],
+                bundle["keys"],
+                bundle["memory"],
+                bundle.get("mask"),
+                training=training,
             )
         elif self.peek:
             context = bundle["context"]
         if context is not None:
-            context_kernel = (
-                kernels[1] if kernels else self.cells[0].kernel[self.feature_dim :]
-            )
+            if kernels:
+                context_kernel = kernels[1]
+            elif "context_kernel" in bundle:
+                context_kernel = bundle["context_kernel"]
+            else:
+                context_kernel = self.cells[0].kernel[self.feature_dim :]
             projected = projected + ops.matmul(context, context_kernel)
         new_states = []
         state = states[0]
@@ -332,7 +348,7 @@ class Decoder(keras.layers.Layer):
             def teacher_body(carry, z_t, kernels=None):
                 states, _, _ = carry
                 readout, new_states, weights = self.recurrent_step(
-                    z_t, states, bundle, masks, kernels
+                    z_t, states, bundle, masks, kernels, training
                 )
                 carry = (new_states, readout, weights if weights is not None else zero_weights)
                 operands = (states[0][0], readout[..., self.units :] if self.attention else None)
@@ -360,7 +376,7 @@ class Decoder(keras.layers.Layer):
                     teacher_t, use_own_t = xs[..., : self.feature_dim], xs[..., self.feature_dim :]
                     features = use_own_t * features + (1.0 - use_own_t) * teacher_t
                 readout, states, weights = self.recurrent_step(
-                    self.project_features(features), states, bundle, masks
+                    self.project_features(features), states, bundle, masks, training=training
                 )
                 outputs = self.output_layer(readout)
                 carry = (
