@@ -29,6 +29,33 @@ def _build():
     import jax
     import jax.numpy as jnp
 
+    def states_before(h0, c0, hs, cs, reverse):
+        """The states each step started from, in input order."""
+        if reverse:
+            return (
+                jnp.concatenate([hs[1:], h0[None]], axis=0),
+                jnp.concatenate([cs[1:], c0[None]], axis=0),
+            )
+        return (
+            jnp.concatenate([h0[None], hs[:-1]], axis=0),
+            jnp.concatenate([c0[None], cs[:-1]], axis=0),
+        )
+
+    def gate_gradient(dh, dc, c_before, tanh_c, gates):
+        """Gradient of the gate pre-activations `z` from those of the new `h` and `c`."""
+        i, f, g, o = jnp.split(gates, 4, axis=-1)
+        dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
+        dz = jnp.concatenate(
+            [
+                dc * g * i * (1.0 - i),
+                dc * c_before * f * (1.0 - f),
+                dc * i * (1.0 - g * g),
+                dh * tanh_c * o * (1.0 - o),
+            ],
+            axis=-1,
+        )
+        return dz, dc * f
+
     def forward_scan(projected, h0, c0, kernel, reverse, unroll, length):
         constant = length is not None  # one (batch, 4 * units) input for every step
 
@@ -62,35 +89,17 @@ def _build():
     def lstm_bwd(reverse, unroll, length, residuals, cotangents):
         h0, c0, kernel, hs, cs, gates = residuals
         d_hs, d_h_last, d_c_last = cotangents
-        # States before each step, in processing order.
-        if reverse:
-            h_prev = jnp.concatenate([hs[1:], h0[None]], axis=0)
-            c_prev = jnp.concatenate([cs[1:], c0[None]], axis=0)
-        else:
-            h_prev = jnp.concatenate([h0[None], hs[:-1]], axis=0)
-            c_prev = jnp.concatenate([c0[None], cs[:-1]], axis=0)
+        h_prev, c_prev = states_before(h0, c0, hs, cs, reverse)
         kernel_t = kernel.T
 
         def body(carry, xs):
             dh_next, dc_next, d_sum = carry
             d_h_t, c_t, c_before, gate_t = xs
-            i, f, g, o = jnp.split(gate_t, 4, axis=-1)
-            dh = d_h_t + dh_next
-            tanh_c = jnp.tanh(c_t)
-            dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)
-            dz = jnp.concatenate(
-                [
-                    dc * g * i * (1.0 - i),
-                    dc * c_before * f * (1.0 - f),
-                    dc * i * (1.0 - g * g),
-                    dh * tanh_c * o * (1.0 - o),
-                ],
-                axis=-1,
-            )
+            dz, dc_prev = gate_gradient(d_h_t + dh_next, dc_next, c_before, jnp.tanh(c_t), gate_t)
             # A constant input's gradient is summed here: a separate reduction over
             # the stacked steps is several times slower on XLA's CPU backend.
             d_sum = d_sum + dz if d_sum is not None else None
-            return (dz @ kernel_t, dc * f, d_sum), dz
+            return (dz @ kernel_t, dc_prev, d_sum), dz
 
         d_sum0 = jnp.zeros_like(gates[0]) if length is not None else None
         (dh0, dc0, d_sum), dzs = jax.lax.scan(
@@ -138,33 +147,16 @@ def _build():
     def masked_bwd(reverse, unroll, residuals, cotangents):
         mask, h0, c0, kernel, hs, cs, cs_new, gates = residuals
         d_out, d_h_last, d_c_last = cotangents
-        if reverse:
-            h_prev = jnp.concatenate([hs[1:], h0[None]], axis=0)
-            c_prev = jnp.concatenate([cs[1:], c0[None]], axis=0)
-        else:
-            h_prev = jnp.concatenate([h0[None], hs[:-1]], axis=0)
-            c_prev = jnp.concatenate([c0[None], cs[:-1]], axis=0)
+        h_prev, c_prev = states_before(h0, c0, hs, cs, reverse)
         kernel_t = kernel.T
 
         def body(carry, xs):
             dh_next, dc_next = carry
             d_out_t, m, c_new, c_before, gate_t = xs
-            i, f, g, o = jnp.split(gate_t, 4, axis=-1)
             dh = d_out_t * m + dh_next  # the state kept after this step
-            dh_new = m * dh
-            tanh_c = jnp.tanh(c_new)
-            dc_new = m * dc_next + dh_new * o * (1.0 - tanh_c * tanh_c)
-            dz = jnp.concatenate(
-                [
-                    dc_new * g * i * (1.0 - i),
-                    dc_new * c_before * f * (1.0 - f),
-                    dc_new * i * (1.0 - g * g),
-                    dh_new * tanh_c * o * (1.0 - o),
-                ],
-                axis=-1,
-            )
+            dz, dc_prev = gate_gradient(m * dh, m * dc_next, c_before, jnp.tanh(c_new), gate_t)
             keep = 1.0 - m
-            return (dz @ kernel_t + keep * dh, dc_new * f + keep * dc_next), dz
+            return (dz @ kernel_t + keep * dh, dc_prev + keep * dc_next), dz
 
         (dh0, dc0), dzs = jax.lax.scan(
             body,
