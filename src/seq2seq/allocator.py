@@ -14,7 +14,6 @@ the process keeps its peak heap size instead of returning freed memory to the sy
 """
 
 import ctypes
-import ctypes.util
 import os
 import platform
 import sys
@@ -52,8 +51,8 @@ def keep_heap(environ=None) -> bool:
         return False
     if platform.libc_ver()[0] != "glibc":
         return False
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    try:  # glibc's soname; `ctypes.util.find_library` would spawn `ldconfig` at import
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]

@@ -70,10 +70,8 @@ class BahdanauAttention(keras.layers.Layer):
         if mask is not None:
             scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
         weights = ops.softmax(scores, axis=-1)
-        if training:  # a batched product: its gradient is cheap
-            context = ops.squeeze(ops.matmul(ops.expand_dims(weights, 1), memory), 1)
-        else:
-            context = weighted_sum(weights, memory)
+        # In training, the batched product: its gradient is cheap.
+        context = weighted_sum(weights, memory, max_unrolled=0 if training else 32)
         return context, weights
 
     def get_config(self):

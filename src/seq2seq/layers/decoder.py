@@ -190,7 +190,7 @@ class Decoder(keras.layers.Layer):
     ):
         """One step from the projected fed-back value. Returns `(readout, states, weights)`.
 
-        `kernels`, if given, are the first layer's recurrent and (with a context) context
+        `bundle` is prepared (`prepare`). `kernels`, if given, are the first layer's recurrent and (with a context) context
         kernels to use instead of the cells' own (see `_deferred_teacher_loop`).
         """
         context, weights = None, None
@@ -205,12 +205,7 @@ class Decoder(keras.layers.Layer):
         elif self.peek:
             context = bundle["context"]
         if context is not None:
-            if kernels:
-                context_kernel = kernels[1]
-            elif "context_kernel" in bundle:
-                context_kernel = bundle["context_kernel"]
-            else:
-                context_kernel = self.cells[0].kernel[self.feature_dim :]
+            context_kernel = kernels[1] if kernels else bundle["context_kernel"]
             projected = projected + ops.matmul(context, context_kernel)
         new_states = []
         state = states[0]
@@ -254,10 +249,9 @@ class Decoder(keras.layers.Layer):
 
     def _deferred_teacher_loop(self, teacher_body, init, projected, bundle, unroll):
         """The teacher-forced loop with the first layer's kernels' gradients after it."""
-        cell = self.cells[0]
-        kernels = [ops.convert_to_tensor(cell.recurrent_kernel)]
+        kernels = [ops.convert_to_tensor(self.cells[0].recurrent_kernel)]
         if self.attention:
-            kernels.append(ops.convert_to_tensor(cell.kernel)[self.feature_dim :])
+            kernels.append(bundle["context_kernel"])
 
         def body(kernels, carry, z_t):
             carry, (h_before, context) = teacher_body(carry, z_t, kernels)
@@ -296,7 +290,7 @@ class Decoder(keras.layers.Layer):
         out_bias = ops.convert_to_tensor(self.output_layer.bias)
         extra = 0.0
         if self.peek:
-            extra = ops.matmul(bundle["context"], kernel[self.feature_dim :])
+            extra = ops.matmul(bundle["context"], bundle["context_kernel"])
         first = self.project_features(start) + extra
         h, state = cell.step(first, initial_states[0])
         constant = ops.matmul(ops.expand_dims(out_bias, 0), feature_kernel) + cell.bias + extra

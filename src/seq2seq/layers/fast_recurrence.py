@@ -23,6 +23,13 @@ def available(cell) -> bool:
     )
 
 
+def kernel_gradient(operands, d_outputs):
+    """`sum_t operands[t]^T @ d_outputs[t]` over stacked steps, as one matrix multiply."""
+    return operands.reshape(-1, operands.shape[-1]).T @ d_outputs.reshape(
+        -1, d_outputs.shape[-1]
+    )
+
+
 def _build():
     from functools import partial
 
@@ -40,6 +47,13 @@ def _build():
             jnp.concatenate([h0[None], hs[:-1]], axis=0),
             jnp.concatenate([c0[None], cs[:-1]], axis=0),
         )
+
+    def cell_update(z, c):
+        """The LSTM step from pre-activations `z`: new `h`, new `c`, activated gates."""
+        i, f, g, o = jnp.split(z, 4, axis=-1)
+        i, f, o, g = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jax.nn.sigmoid(o), jnp.tanh(g)
+        c_new = f * c + i * g
+        return o * jnp.tanh(c_new), c_new, jnp.concatenate([i, f, g, o], axis=-1)
 
     def gate_gradient(dh, dc, c_before, tanh_c, gates):
         """Gradient of the gate pre-activations `z` from those of the new `h` and `c`."""
@@ -61,12 +75,8 @@ def _build():
 
         def body(carry, z_t):
             h, c = carry
-            z = (projected if constant else z_t) + h @ kernel
-            i, f, g, o = jnp.split(z, 4, axis=-1)
-            i, f, o, g = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jax.nn.sigmoid(o), jnp.tanh(g)
-            c_new = f * c + i * g
-            h_new = o * jnp.tanh(c_new)
-            return (h_new, c_new), (h_new, c_new, jnp.concatenate([i, f, g, o], axis=-1))
+            h_new, c_new, gates = cell_update((projected if constant else z_t) + h @ kernel, c)
+            return (h_new, c_new), (h_new, c_new, gates)
 
         (h, c), (hs, cs, gates) = jax.lax.scan(
             body,
@@ -109,10 +119,7 @@ def _build():
             reverse=not reverse,
             unroll=unroll,
         )
-        units = kernel.shape[0]
-        d_kernel = h_prev.reshape(-1, units).T @ dzs.reshape(
-            -1, 4 * units
-        )  # one matmul over all steps
+        d_kernel = kernel_gradient(h_prev, dzs)
         return (d_sum if length is not None else dzs), dh0, dc0, d_kernel
 
     lstm.defvjp(lstm_fwd, lstm_bwd)
@@ -122,14 +129,10 @@ def _build():
         def body(carry, xs):
             h, c = carry
             z_t, m = xs
-            z = z_t + h @ kernel
-            i, f, g, o = jnp.split(z, 4, axis=-1)
-            i, f, o, g = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jax.nn.sigmoid(o), jnp.tanh(g)
-            c_new = f * c + i * g
-            h_new = o * jnp.tanh(c_new)
+            h_new, c_new, gates = cell_update(z_t + h @ kernel, c)
             h = m * h_new + (1.0 - m) * h
             c = m * c_new + (1.0 - m) * c
-            return (h, c), (h, c, c_new, jnp.concatenate([i, f, g, o], axis=-1))
+            return (h, c), (h, c, c_new, gates)
 
         (h, c), (hs, cs, cs_new, gates) = jax.lax.scan(
             body, (h0, c0), (projected, mask), reverse=reverse, unroll=unroll
@@ -165,9 +168,7 @@ def _build():
             reverse=not reverse,
             unroll=unroll,
         )
-        units = kernel.shape[0]
-        d_kernel = h_prev.reshape(-1, units).T @ dzs.reshape(-1, 4 * units)
-        return dzs, jnp.zeros_like(mask), dh0, dc0, d_kernel
+        return dzs, jnp.zeros_like(mask), dh0, dc0, kernel_gradient(h_prev, dzs)
 
     masked_lstm.defvjp(masked_fwd, masked_bwd)
     return jax.jit(lstm, static_argnums=(4, 5, 6)), jax.jit(masked_lstm, static_argnums=(5, 6))
@@ -266,8 +267,7 @@ def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
         d_carry, d_ys = cotangents
         zeros = tuple(jnp.zeros_like(a) for a in operands)
         d_init, d_xs, d_consts = pullback((d_carry, (d_ys, zeros)))
-        flat = d_xs.reshape(-1, d_xs.shape[-1])
-        d_kernels = tuple(a.reshape(-1, a.shape[-1]).T @ flat for a in operands)
+        d_kernels = tuple(kernel_gradient(a, d_xs) for a in operands)
         return d_init, d_xs, d_kernels, d_consts
 
     loop.defvjp(loop_fwd, loop_bwd)
