@@ -152,13 +152,25 @@ def parse_args(argv=None):
 
 
 def heap_env() -> dict:
-    """glibc settings equal to the library's own (`seq2seq.allocator`), for native PyTorch."""
-    src = str(Path(__file__).resolve().parent.parent / "src")
-    if src not in sys.path:
-        sys.path.insert(0, src)
-    from seq2seq.allocator import glibc_environment
+    """glibc settings equal to the library's own (`seq2seq.allocator`), for native PyTorch.
 
-    return glibc_environment()
+    The module is loaded on its own: importing the package would pick a Keras backend
+    and tune this process's heap.
+    """
+    import importlib.util
+
+    path = REPO_ROOT / "src" / "seq2seq" / "allocator.py"
+    spec = importlib.util.spec_from_file_location("seq2seq_allocator", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.glibc_environment()
+
+
+def _launch(impl: str) -> tuple[str, dict]:
+    """`run_one --impl` value and extra environment of an implementation name."""
+    if impl == "torch_heap":
+        return "torch", heap_env()
+    return impl, {}
 
 
 def _label(impl: str, backend: str | None) -> str:
@@ -203,9 +215,10 @@ def train_jobs(args, models, hiddens, lengths, variants=None, section="train"):
                 for impl, backend in vs:
                     if impl == "keras_seed" and model != "simple":
                         continue
+                    run_impl, env = _launch(impl)
                     argv = [
                         "--impl",
-                        "torch" if impl == "torch_heap" else impl,
+                        run_impl,
                         "--model",
                         model,
                         "--hidden",
@@ -230,7 +243,7 @@ def train_jobs(args, models, hiddens, lengths, variants=None, section="train"):
                             "hidden": hidden,
                             "length": length,
                             "argv": argv,
-                            "env": heap_env() if impl == "torch_heap" else {},
+                            "env": env,
                         }
                     )
     return jobs
@@ -243,9 +256,10 @@ def generation_jobs(args):
     variants += [("library", b) for b in args.backends if "library" in args.impls]
     for strategy in ("greedy", "beam"):
         for impl, backend in variants:
+            run_impl, env = _launch(impl)
             argv = [
                 "--impl",
-                "torch" if impl == "torch_heap" else impl,
+                run_impl,
                 "--task",
                 "generate",
                 "--strategy",
@@ -274,7 +288,7 @@ def generation_jobs(args):
                     "hidden": args.gen_hidden,
                     "strategy": strategy,
                     "argv": argv,
-                    "env": heap_env() if impl == "torch_heap" else {},
+                    "env": env,
                 }
             )
     return jobs
