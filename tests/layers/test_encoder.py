@@ -97,6 +97,24 @@ def test_token_input_masks_padding(cell):
     assert tuple(encoder.forward_layers[0].cell.kernel.shape)[0] == 3
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_token_projections_by_lookup_match_the_product(cell):
+    ids = np.random.default_rng(0).integers(0, 6, size=(4, 5)).astype("int32")  # 0: padding
+    encoder = Encoder(
+        UNITS, depth=2, cell=cell, bidirectional=True, input_vocab_size=6, embedding_dim=3
+    )
+    assert encoder.projects_by_lookup(ids)  # 6 ids, 20 tokens
+    assert not encoder.projects_by_lookup(ids, training=True)
+    assert not encoder.projects_by_lookup(ids[:1])  # 6 ids, 5 tokens
+    by_lookup = to_numpy(encoder(ids))
+    by_product = to_numpy(encoder(ids, training=True))  # no dropout: the same maths
+    for key in ("outputs", "last"):
+        np.testing.assert_allclose(by_lookup[key], by_product[key], atol=1e-6)
+    for layer, other in zip(by_lookup["states"], by_product["states"]):
+        for state, other_state in zip(layer, other):
+            np.testing.assert_allclose(state, other_state, atol=1e-6)
+
+
 def test_dropout_between_layers():
     x = random_sequences(BATCH, TIME, FEATURES)
     encoder = Encoder(UNITS, depth=2, dropout=0.5)

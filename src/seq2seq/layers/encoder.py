@@ -143,19 +143,46 @@ class Encoder(keras.layers.Layer):
         for layer in self.forward_layers + self.backward_layers:
             layer.reset_states()
 
+    def projects_by_lookup(self, inputs, training=False):
+        """Whether the first layer reads its input projections from a per-token table.
+
+        `embed(id) @ kernel + bias` depends on the id only, so outside training, when
+        the vocabulary is smaller than the number of tokens in the batch, the first
+        layer's projections are a table `cell.project(embeddings)` of one row per
+        token, gathered per step: the same values without the `(batch * time)`-row
+        matrix multiply (generation encodes 1,024 sequences at once). Training keeps
+        the product, whose gradient is cheaper than the gather's.
+        """
+        if self.embedding is None or training:
+            return False
+        batch, time = inputs.shape[0], inputs.shape[1]
+        return batch is not None and time is not None and self.input_vocab_size <= batch * time
+
     def call(self, inputs, mask=None, training=False):
+        table_ids = None
         if self.embedding is not None:
             mask = ops.not_equal(inputs, 0)
-            sequence = self.embedding(inputs)
+            if self.projects_by_lookup(inputs, training):
+                table_ids = ops.transpose(inputs, (1, 0))  # time-major, as `recur` takes
+                sequence = None
+            else:
+                sequence = self.embedding(inputs)
         else:
             sequence = inputs
+
+        def run(layer, sequence):
+            if sequence is None:
+                table = layer.cell.project(self.embedding.embeddings)
+                return layer.recur(ops.take(table, table_ids, axis=0), mask=mask)
+            return layer(sequence, mask=mask)
+
         states = []
         for i in range(self.depth):
             if i > 0 and self.dropout_layer is not None:
                 sequence = self.dropout_layer(sequence, training=training)
-            outputs, layer_states = self.forward_layers[i](sequence, mask=mask)
+            outputs, layer_states = run(self.forward_layers[i], sequence)
             if self.bidirectional:
-                backward, backward_states = self.backward_layers[i](sequence, mask=mask)
+                backward, backward_states = run(self.backward_layers[i], sequence)
                 outputs = merge(outputs, backward, self.merge_mode)
                 layer_states = [
                     merge(f, b, self.merge_mode) for f, b in zip(layer_states, backward_states)
