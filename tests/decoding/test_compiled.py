@@ -1,4 +1,5 @@
-"""The compiled generation path (jax.jit on JAX) agrees with the generic fallback."""
+"""The compiled generation path (jax.jit on JAX, tf.function on TensorFlow) agrees with the
+generic fallback."""
 
 import keras
 import numpy as np
@@ -43,8 +44,7 @@ def test_one_compiled_function_per_setting_and_it_sees_new_weights():
     first = model.generate(X)
     model.generate(X, strategy="random", seed=1)
     model.generate(X, strategy="random", seed=2)  # the seed is an input, not a new function
-    if keras.config.backend() == "jax":
-        assert len(model._seq2seq_generate_cache) == 2
+    assert len(model._seq2seq_generate_cache) == 2
     other = make_model()
     model.set_weights(other.get_weights())
     after = model.generate(X)
@@ -52,3 +52,15 @@ def test_one_compiled_function_per_setting_and_it_sees_new_weights():
         after["log_probs"], generate(other, X, compiled=False)["log_probs"], atol=1e-5
     )
     assert not np.allclose(after["log_probs"], first["log_probs"])
+
+
+@pytest.mark.skipif(keras.config.backend() != "tensorflow", reason="TensorFlow's graph path")
+def test_tensorflow_generates_from_graphs():
+    import tensorflow as tf
+
+    model = make_model()
+    for settings in SETTINGS:
+        generate(model, X, **settings)
+    functions = list(model._seq2seq_generate_cache.values())
+    assert len(functions) == len(SETTINGS)
+    assert all(isinstance(f, tf.types.experimental.GenericFunction) for f in functions)

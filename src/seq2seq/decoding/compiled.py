@@ -1,11 +1,13 @@
-"""Compiled generation functions, cached per model: `jax.jit` on JAX, plain calls elsewhere.
+"""Compiled generation functions, cached per model: `jax.jit` on JAX, `tf.function` on
+TensorFlow, plain calls on PyTorch.
 
 The only backend-specific code of `seq2seq.decoding`. A generation function
 `fn(x, seed) -> dict of tensors` reads the model's variables; on JAX it is
-compiled as a pure function of the variable values, so a cached function keeps
-working after the weights change (training, `load_weights`). Other backends, and
-`compiled=False`, call `fn` as it is (the generic fallback); both give the same
-results (tests/decoding/test_compiled.py). Neither path changes any variable.
+compiled as a pure function of the variable values, and on TensorFlow the graph reads
+the variables themselves, so a cached function keeps working after the weights change
+(training, `load_weights`). PyTorch, and `compiled=False`, call `fn` as it is (the
+generic fallback); all give the same results (tests/decoding/test_compiled.py). No path
+changes any variable.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ _CACHE_ATTRIBUTE = "_seq2seq_generate_cache"
 
 
 def cached_function(
-    model: keras.Model, key: Hashable, build: Callable[[], GenerateFn], compiled: bool = True
+    model: keras.Model,
+    key: Hashable,
+    build: Callable[[], GenerateFn],
+    compiled: bool = True,
+    xla: bool = True,
 ) -> GenerateFn:
     """Returns the generation function for `key`, built and compiled on first use.
 
@@ -30,6 +36,9 @@ def cached_function(
             input shapes (JAX compiles once per input shape by itself).
         build: Makes the plain function `fn(x, seed)`.
         compiled: False returns the plain function (the generic fallback).
+        xla: On TensorFlow, compile with XLA (`jit_compile=True`); False for functions
+            that draw random numbers, which XLA draws differently from TensorFlow's own
+            kernels for the same seed (the graph then matches the generic path).
 
     Returns:
         A function `fn(x, seed)` returning a dict of backend tensors.
@@ -42,13 +51,15 @@ def cached_function(
         # Bypass Keras' attribute tracking: the cache is not part of the model's state.
         object.__setattr__(model, _CACHE_ATTRIBUTE, cache)
     if key not in cache:
-        cache[key] = _compile(model, build())
+        cache[key] = _compile(model, build(), xla)
     return cache[key]
 
 
-def _compile(model: keras.Model, fn: GenerateFn) -> GenerateFn:
+def _compile(model: keras.Model, fn: GenerateFn, xla: bool) -> GenerateFn:
     if keras.config.backend() == "jax":
         return _jax_compile(model, fn)
+    if keras.config.backend() == "tensorflow":
+        return _tf_compile(fn, xla)
     return _generic(fn)
 
 
@@ -79,3 +90,11 @@ def _jax_compile(model: keras.Model, fn: GenerateFn) -> GenerateFn:
         return jitted(trainable, non_trainable, x, seed)
 
     return call
+
+
+def _tf_compile(fn: GenerateFn, xla: bool) -> GenerateFn:
+    import tensorflow as tf
+
+    # One graph per input shape (the batches of a call share one); the loops are
+    # already Keras ops (`while_loop`), so AutoGraph has nothing to convert.
+    return tf.function(_generic(fn), autograph=False, jit_compile=xla)

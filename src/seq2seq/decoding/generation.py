@@ -119,7 +119,7 @@ def generate(
     else:
         key = ("real", max_length)
         build = functools.partial(_real_function, model, max_length)
-    fn = cached_function(model, key, build, compiled=compiled)
+    fn = cached_function(model, key, build, compiled=compiled, xla=not sampler.draws_random)
     if model.stateful:
         batch_size = model.batch_size  # stateful layers hold states for exactly this many rows
     result = _run_batches(fn, x, batch_size, sampler, max_length)

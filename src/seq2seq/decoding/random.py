@@ -77,6 +77,8 @@ class RandomSampler(Sampler):
     True
     """
 
+    draws_random = True
+
     def __init__(
         self,
         temperature: float = 1.0,

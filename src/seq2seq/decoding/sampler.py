@@ -92,6 +92,10 @@ class Sampler:
     [[4, 4, 2, 0, 0]]
     """
 
+    # Whether `get_next_token` draws random numbers (then TensorFlow compiles the loop as a
+    # graph without XLA, whose random ops would draw other numbers for the same seed).
+    draws_random = False
+
     def initial_seed(self) -> np.ndarray:
         """The `(2,)` seed state a call starts from when given none (unused by deterministic strategies)."""
         return np.zeros((2,), dtype="int32")
