@@ -2,9 +2,10 @@
 
 JAX's automatic derivative of `lax.scan` accumulates the recurrent kernel's gradient
 step by step: T small matrix multiplies whose inner dimension is the batch. This
-module's custom VJP stores the gates' sigmoids in the forward scan (one sigmoid over all
-four gates, see `gate_scales`), runs the backward recurrence for `dh`/`dc` only, and computes the kernel's gradient after the loop as one large
-matrix multiply over all steps. It is used for LSTM sequences, masked or not, on the
+module's custom VJP stores the gates' sigmoids in the forward scan (one sigmoid over
+all four gates, see `gate_scales`), runs the backward recurrence for `dh`/`dc` only,
+and computes the kernel's gradient after the loop as one large matrix multiply over
+all steps. It is used for LSTM sequences, masked or not, on the
 JAX backend; everything else takes `run_steps`. `tests/layers/test_fast_recurrence.py`
 checks that both paths give the same outputs and gradients.
 """
