@@ -3,14 +3,16 @@
 JAX's automatic derivative of `lax.scan` accumulates the recurrent kernel's gradient
 step by step: T small matrix multiplies whose inner dimension is the batch. This
 module's custom VJP stores the gates' sigmoids in the forward scan (one sigmoid over
-all four gates, see `gate_scales`), runs the backward recurrence for `dh`/`dc` only,
-and computes the kernel's gradient after the loop as one large matrix multiply over
-all steps. It is used for LSTM sequences, masked or not, on the
-JAX backend; everything else takes `run_steps`. `tests/layers/test_fast_recurrence.py`
+all four gates, see `lstm_cell.gate_scales`), runs the backward recurrence for
+`dh`/`dc` only, and computes the kernel's gradient after the loop as one large matrix
+multiply over all steps. It is used for LSTM sequences, masked or not, on the JAX
+backend; everything else takes `run_steps`. `tests/layers/test_fast_recurrence.py`
 checks that both paths give the same outputs and gradients.
 """
 
 import keras
+
+from seq2seq.layers.lstm_cell import gate_scales
 
 ENABLED = True
 
@@ -49,30 +51,16 @@ def _build():
             jnp.concatenate([c0[None], cs[:-1]], axis=0),
         )
 
-    def gate_scales(units):
-        """Per-column constants: `z`'s scale before the sigmoid and `dz`'s derivative factor.
-
-        All four gates take one sigmoid over the whole `(batch, 4 * units)` block, the
-        cell input as `tanh(x) = 2 sigmoid(2 x) - 1` (derivative `4 s (1 - s)`): one
-        fused elementwise kernel per step instead of one per gate and a concatenation.
-        """
-        ones = jnp.ones((units,), "float32")
-        return (
-            jnp.concatenate([ones, ones, 2.0 * ones, ones]),
-            jnp.concatenate([ones, ones, 4.0 * ones, ones]),
-        )
-
     def cell_update(z, c):
         """The LSTM step from pre-activations `z`: new `h`, new `c`, and the sigmoids `s`."""
-        scale, _ = gate_scales(c.shape[-1])
-        s = jax.nn.sigmoid(z * scale)
+        s = jax.nn.sigmoid(z * gate_scales(c.shape[-1])[0].astype(z.dtype))
         i, f, g, o = jnp.split(s, 4, axis=-1)
         c_new = f * c + i * (2.0 * g - 1.0)
         return o * jnp.tanh(c_new), c_new, s
 
     def gate_gradient(dh, dc, c_before, tanh_c, s):
         """Gradient of the gate pre-activations `z` from those of the new `h` and `c`."""
-        _, derivative = gate_scales(dh.shape[-1])
+        derivative = gate_scales(dh.shape[-1])[1].astype(s.dtype)
         i, f, g, o = jnp.split(s, 4, axis=-1)
         dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
         upstream = jnp.concatenate(
