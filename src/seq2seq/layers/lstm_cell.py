@@ -1,5 +1,7 @@
 """LSTM cell whose input projection can be computed outside the recurrence."""
 
+import functools
+
 import keras
 import numpy as np
 from keras import ops
@@ -7,17 +9,21 @@ from keras import ops
 from seq2seq.layers.projected_cell import ProjectedCell
 
 
+@functools.cache
 def gate_scales(units):
     """Per-column constants of the gates' single sigmoid: `z`'s scale and `dz`'s factor.
 
     All four gates take one sigmoid over the whole `(batch, 4 * units)` pre-activation,
     the cell input as `tanh(x) = 2 sigmoid(2 x) - 1`, whose derivative is `4 s (1 - s)`:
-    one elementwise kernel per step instead of one per gate.
+    one elementwise kernel per step instead of one per gate. Built once per `units`
+    (eager backends call `step` once per time step) and read-only, as it is shared.
     """
     scale = np.ones((4 * units,), "float32")
     scale[2 * units : 3 * units] = 2.0
     derivative = np.ones((4 * units,), "float32")
     derivative[2 * units : 3 * units] = 4.0
+    scale.flags.writeable = False
+    derivative.flags.writeable = False
     return scale, derivative
 
 
