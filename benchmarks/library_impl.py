@@ -8,6 +8,8 @@
              with the model's default loss, ``fit([x, y], y)`` on token ids (teacher forcing).
 * generation: ``model.generate(x, strategy="greedy"|"beam", beam_width=5, max_length=T,
              batch_size=1024)``, the batch of the PyTorch reference.
+* ``BENCH_DATA_PARALLEL=1`` (set by the harness for ``library_dp``): the model is built and
+  trained under ``keras.distribution.DataParallel`` over all JAX devices.
 
 If the library cannot be imported or built, :class:`LibraryUnavailable` is raised with the
 reason, and the harness shows the row as "n/a".
@@ -15,6 +17,7 @@ reason, and the harness shows the row as "n/a".
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -98,11 +101,17 @@ def time_training(
     import keras
 
     keras.utils.set_random_seed(0)
+    if os.environ.get("BENCH_DATA_PARALLEL") == "1":
+        if keras.backend.backend() != "jax":
+            raise LibraryUnavailable("data parallelism on keras.distribution needs JAX")
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
     net = build(model, hidden, length)
     inputs, targets = synthetic_data(model, (warmup + steps) * batch, length)
     out = keras_fit_timing(net, inputs, targets, steps, warmup, batch)
     out.update(keras_param_counts(net))
     out["backend"] = keras.backend.backend()
+    if keras.distribution.distribution() is not None:
+        out["data_parallel_devices"] = len(keras.distribution.list_devices())
     return out
 
 

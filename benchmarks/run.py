@@ -11,7 +11,9 @@ Every measurement runs in its own subprocess (``benchmarks.run_one``), so peak m
 
 * ``torch``: native PyTorch (``benchmarks/torch_reference.py``), all cores;
 * ``keras_seed[B]``: the seed's hand-built Keras Sequential model (simple only) on backend B;
-* ``library[B]``: ``seq2seq.models`` on backend B (``benchmarks/library_impl.py``).
+* ``library[B]``: ``seq2seq.models`` on backend B (``benchmarks/library_impl.py``);
+* ``library_dp[jax]`` (only when asked for in ``--impls``): the same on JAX under
+  ``keras.distribution.DataParallel`` over one JAX CPU device per core.
 
 Measurements are repeated and interleaved (every configuration once per repeat, order
 reshuffled each repeat); tables show medians, min-max, and the ratio of medians to
@@ -74,7 +76,8 @@ def parse_args(argv=None):
         type=_csv(str),
         default=["torch", "torch_heap", "keras_seed", "library"],
         help="torch, torch_heap (native PyTorch with the library's glibc heap settings), "
-        "keras_seed, library",
+        "keras_seed, library, library_dp (JAX only: keras.distribution.DataParallel over one "
+        "CPU device per core)",
     )
     p.add_argument("--backends", type=_csv(str), default=list(BACKENDS))
     p.add_argument(
@@ -166,10 +169,29 @@ def heap_env() -> dict:
     return module.glibc_environment()
 
 
+def data_parallel_env() -> dict:
+    """One JAX CPU device per core, for `keras.distribution.DataParallel`.
+
+    JAX fixes its CPU device count when it starts, hence an environment for the
+    subprocess. `PJRT_NPROC` gives XLA's CPU client two threads per device: with only
+    one per core, a device's program can wait in the gradients' all-reduce for another
+    device whose program has no thread to run on (docs/distribution.md).
+    """
+    devices = os.cpu_count() or 1
+    flags = os.environ.get("XLA_FLAGS", "")
+    return {
+        "XLA_FLAGS": f"{flags} --xla_force_host_platform_device_count={devices}".strip(),
+        "PJRT_NPROC": str(2 * devices),
+        "BENCH_DATA_PARALLEL": "1",
+    }
+
+
 def _launch(impl: str) -> tuple[str, dict]:
     """`run_one --impl` value and extra environment of an implementation name."""
     if impl == "torch_heap":
         return "torch", heap_env()
+    if impl == "library_dp":
+        return "library", data_parallel_env()
     return impl, {}
 
 
@@ -188,6 +210,8 @@ def _impl_variants(impls, backends, model):
         elif impl == "library":
             for b in backends:
                 yield impl, b
+        elif impl == "library_dp":
+            yield impl, "jax"
         else:
             raise SystemExit(f"unknown impl {impl!r}")
 
@@ -431,7 +455,7 @@ def _mfu(r):
 
 def _label_order(label):
     impl, backend = _parse_label(label)
-    order = {"torch": 0, "torch_heap": 1, "keras_seed": 2, "library": 3}
+    order = {"torch": 0, "torch_heap": 1, "keras_seed": 2, "library": 3, "library_dp": 4}
     return order.get(impl, 9), BACKENDS.index(backend) if backend in BACKENDS else -1
 
 

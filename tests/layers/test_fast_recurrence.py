@@ -163,3 +163,22 @@ def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind):
         np.testing.assert_allclose(
             np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5, err_msg=variable.path
         )
+
+
+def test_kernel_gradient_sums_over_steps_with_and_without_a_distribution():
+    """One device merges steps and batch into rows; under a `keras.distribution` the
+    product contracts both axes in place (no reshape across the sharded batch axis).
+    Both give the sum of the per-step products."""
+    import jax
+
+    rng = np.random.default_rng(3)
+    operands = rng.normal(size=(5, 3, 4)).astype("float32")
+    d_outputs = rng.normal(size=(5, 3, 6)).astype("float32")
+    expected = sum(operands[t].T @ d_outputs[t] for t in range(5))
+    plain = fast_recurrence.kernel_gradient(operands, d_outputs)
+    distribution = keras.distribution.DataParallel(devices=jax.devices()[:1])
+    with distribution.scope():
+        distributed = fast_recurrence.kernel_gradient(operands, d_outputs)
+    for got in (plain, distributed):
+        assert got.shape == (4, 6)
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)

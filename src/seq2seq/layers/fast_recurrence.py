@@ -27,10 +27,23 @@ def available(cell) -> bool:
 
 
 def kernel_gradient(operands, d_outputs):
-    """`sum_t operands[t]^T @ d_outputs[t]` over stacked steps, as one matrix multiply."""
-    return operands.reshape(-1, operands.shape[-1]).T @ d_outputs.reshape(
-        -1, d_outputs.shape[-1]
-    )
+    """`sum_t operands[t]^T @ d_outputs[t]` over stacked steps, as one matrix multiply.
+
+    On one device the steps and the batch are merged into the rows of one product. Under
+    a `keras.distribution` (data parallel: the batch axis sharded) that reshape would
+    make XLA gather every step's activations on every device, so the product contracts
+    the step and batch axes in place instead: each device keeps its partial sum, which
+    the gradients' all-reduce combines. (On one device the contraction costs two
+    transposed copies of the operands, hence the reshape there.)
+    """
+    if keras.distribution.distribution() is None:
+        return operands.reshape(-1, operands.shape[-1]).T @ d_outputs.reshape(
+            -1, d_outputs.shape[-1]
+        )
+    from jax import lax
+
+    axes = tuple(range(operands.ndim - 1))
+    return lax.dot_general(operands, d_outputs, ((axes, axes), ((), ())))
 
 
 def _build():
