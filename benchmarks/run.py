@@ -12,8 +12,8 @@ Every measurement runs in its own subprocess (``benchmarks.run_one``), so peak m
 * ``torch``: native PyTorch (``benchmarks/torch_reference.py``), all cores;
 * ``keras_seed[B]``: the seed's hand-built Keras Sequential model (simple only) on backend B;
 * ``library[B]``: ``seq2seq.models`` on backend B (``benchmarks/library_impl.py``);
-* ``library_dp[jax]`` (only when asked for in ``--impls``): the same on JAX under
-  ``keras.distribution.DataParallel`` over one JAX CPU device per core.
+* ``library_dp[jax]``: the same on JAX under ``keras.distribution.DataParallel`` over one
+  JAX CPU device per core (training only).
 
 Measurements are repeated and interleaved (every configuration once per repeat, order
 reshuffled each repeat); tables show medians, min-max, and the ratio of medians to
@@ -74,7 +74,7 @@ def parse_args(argv=None):
     p.add_argument(
         "--impls",
         type=_csv(str),
-        default=["torch", "torch_heap", "keras_seed", "library"],
+        default=["torch", "torch_heap", "keras_seed", "library", "library_dp"],
         help="torch, torch_heap (native PyTorch with the library's glibc heap settings), "
         "keras_seed, library, library_dp (JAX only: keras.distribution.DataParallel over one "
         "CPU device per core)",
