@@ -95,7 +95,7 @@ def main(names):
     report = {"devices": len(devices)}
     for name in names:
         keras.distribution.set_distribution(None)
-        _, _, single = train(name)
+        single_model, _, single = train(name)
         distribution = keras.distribution.DataParallel(devices=devices)
         keras.distribution.set_distribution(distribution)
         model, initial, parallel = train(name)
@@ -108,6 +108,16 @@ def main(names):
             ),
             "collectives": compiled_collectives(model, name, distribution.device_mesh.backend_mesh),
         }
+        if name == "attention":
+            # `generate` compiles its own loop: any batch size, sharded or not.
+            x, _ = data(name)
+            odd = x[0][: BATCH - 1]
+            report[name]["generated_ids_equal"] = bool(
+                np.array_equal(
+                    np.asarray(model.generate(odd)["ids"]),
+                    np.asarray(single_model.generate(odd)["ids"]),
+                )
+            )
         keras.distribution.set_distribution(None)
     print(json.dumps(report))
 
