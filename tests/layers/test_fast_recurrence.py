@@ -16,23 +16,27 @@ pytestmark = pytest.mark.skipif(
 @pytest.mark.parametrize("inputs", ["sequence", "constant", "masked"])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("unroll", [1, 7])
-def test_fast_path_matches_generic_scan(reverse, unroll, inputs):
+@pytest.mark.parametrize("units, batch", [(8, 3), (16, 9)])
+def test_fast_path_matches_generic_scan(reverse, unroll, inputs, units, batch):
+    """Units 16 and 9 rows: on the CPU the native loops (`seq2seq.native`), their rows
+    split over threads with a remainder row; units 8: XLA's loops."""
     import jax
     import jax.numpy as jnp
 
-    cell = LSTMCell(8)
+    cell = LSTMCell(units)
     cell.build((None, 5))
     rng = np.random.default_rng(0)
-    x = jnp.asarray(rng.normal(size=(7, 3, 5)).astype("float32"))
-    h0 = jnp.asarray(rng.normal(size=(3, 8)).astype("float32"))
-    c0 = jnp.asarray(rng.normal(size=(3, 8)).astype("float32"))
+    x = jnp.asarray(rng.normal(size=(7, batch, 5)).astype("float32"))
+    h0 = jnp.asarray(rng.normal(size=(batch, units)).astype("float32"))
+    c0 = jnp.asarray(rng.normal(size=(batch, units)).astype("float32"))
     kernel, recurrent, bias = (
         jnp.asarray(v.value) for v in (cell.kernel, cell.recurrent_kernel, cell.bias)
     )
     weights = jnp.arange(1, 8, dtype="float32")[:, None, None] ** 0.5
-    # Row 0 complete, row 1 padded at the end, row 2 at the start and in the middle.
+    # Rows complete, padded at the end, padded at the start and in the middle.
     mask_bt = jnp.asarray(
-        [[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 0, 1, 1]], dtype=bool
+        [[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 0, 1, 1]] * (batch // 3),
+        dtype=bool,
     )
     mask_t = jnp.asarray(mask_bt.T[:, :, None], dtype="float32")
 
@@ -182,3 +186,62 @@ def test_kernel_gradient_sums_over_steps_with_and_without_a_distribution():
     for got in (plain, distributed):
         assert got.shape == (4, 6)
         np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
+
+
+def _lstm_loss_and_grads(reverse, length, mask=None):
+    """Loss, outputs and gradients of `lstm_sequence` at units 16, 9 rows, 6 steps."""
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(4)
+    steps, batch, units = 6, 9, 16
+    shape = (batch, 4 * units) if length else (steps, batch, 4 * units)
+    args = [
+        jnp.asarray(rng.normal(size=s).astype("float32"))
+        for s in (shape, (batch, units), (batch, units), (units, 4 * units))
+    ]
+    weights = jnp.asarray(rng.normal(size=(steps, batch, units)).astype("float32"))
+
+    def loss(projected, h0, c0, kernel):
+        (h, c), hs = fast_recurrence.lstm_sequence(
+            projected, h0, c0, kernel, reverse, 1, length, mask
+        )
+        return jnp.sum(hs * weights) + jnp.sum(h * 0.3) + jnp.sum(c**2), hs
+
+    function = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2, 3), has_aux=True))
+    hlo = function.lower(*args).as_text()
+    (value, hs), grads = function(*args)
+    return value, hs, grads, hlo
+
+
+@pytest.mark.parametrize("reverse, length", [(False, None), (True, None), (False, 6), (True, 6)])
+def test_native_loops_agree_with_xla_loops(monkeypatch, reverse, length):
+    """The native CPU loops (`seq2seq.native`) and XLA's loops give the same numbers."""
+    import shutil
+
+    from seq2seq import native
+
+    if native.lstm_library() is None:
+        assert shutil.which("c++") is None and shutil.which("g++") is None, (
+            "a C++ compiler is installed but the native kernels did not build"
+        )
+        pytest.skip("no C++ compiler: the native kernels are not built")
+    value, hs, grads, hlo = _lstm_loss_and_grads(reverse, length)
+    assert "seq2seq_lstm_forward" in hlo and "seq2seq_lstm_backward" in hlo
+
+    monkeypatch.setattr(native, "lstm_library", lambda: None)
+    monkeypatch.setattr(fast_recurrence, "_LSTM", None)  # rebuild: jit caches the trace
+    xla_value, xla_hs, xla_grads, xla_hlo = _lstm_loss_and_grads(reverse, length)
+    assert "seq2seq_lstm" not in xla_hlo
+    np.testing.assert_allclose(float(value), float(xla_value), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(hs), np.asarray(xla_hs), rtol=1e-5, atol=2e-6)
+    for got, want in zip(grads, xla_grads):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
+
+
+def test_masked_sequences_keep_xla_loops():
+    """The native loops have no mask: masked sequences take XLA's loops."""
+    import jax.numpy as jnp
+
+    mask = jnp.ones((6, 9, 1), "float32")
+    assert "seq2seq_lstm" not in _lstm_loss_and_grads(False, None, mask)[3]

@@ -12,6 +12,7 @@ checks that both paths give the same outputs and gradients.
 
 import keras
 
+from seq2seq import native
 from seq2seq.layers.lstm_cell import gate_scales
 
 ENABLED = True
@@ -51,6 +52,7 @@ def _build():
 
     import jax
     import jax.numpy as jnp
+    import numpy as np
 
     def states_before(h0, c0, hs, cs, reverse):
         """The states each step started from, in input order."""
@@ -81,7 +83,37 @@ def _build():
         )
         return upstream * derivative * s * (1.0 - s), dc * f
 
+    def native_applies(*arrays):
+        """Whether the native loops (`seq2seq.native`) take this call."""
+        units = arrays[1].shape[-1]
+        return (
+            units % 16 == 0
+            and all(a.dtype == jnp.float32 for a in arrays)
+            # Data parallel: XLA cannot partition a custom call over the batch.
+            and keras.distribution.distribution() is None
+            and native.lstm_library() is not None
+        )
+
+    def native_forward(projected, h0, c0, kernel, reverse, length):
+        steps = projected.shape[0] if length is None else length
+        states = jax.ShapeDtypeStruct((steps, *h0.shape), h0.dtype)
+        gates = jax.ShapeDtypeStruct((steps, h0.shape[0], kernel.shape[1]), h0.dtype)
+        hs, cs, gates = jax.ffi.ffi_call(
+            "seq2seq_lstm_forward", (states, states, gates), vmap_method="sequential"
+        )(projected, h0, c0, kernel, reverse=reverse, steps=np.int64(steps))
+        last = 0 if reverse else -1
+        return (hs, hs[last], cs[last]), (hs, cs, gates)
+
     def forward_scan(projected, h0, c0, kernel, reverse, unroll, length):
+        if native_applies(projected, h0, c0, kernel):
+            return jax.lax.platform_dependent(
+                projected, h0, c0, kernel,
+                cpu=lambda *a: native_forward(*a, reverse, length),
+                default=lambda *a: xla_forward_scan(*a, reverse, unroll, length),
+            )  # fmt: skip
+        return xla_forward_scan(projected, h0, c0, kernel, reverse, unroll, length)
+
+    def xla_forward_scan(projected, h0, c0, kernel, reverse, unroll, length):
         constant = length is not None  # one (batch, 4 * units) input for every step
 
         def body(carry, z_t):
@@ -110,7 +142,30 @@ def _build():
     def lstm_bwd(reverse, unroll, length, residuals, cotangents):
         h0, c0, kernel, hs, cs, gates = residuals
         d_hs, d_h_last, d_c_last = cotangents
-        h_prev, c_prev = states_before(h0, c0, hs, cs, reverse)
+        h_prev = states_before(h0, c0, hs, cs, reverse)[0]
+        arrays = (d_hs, d_h_last, d_c_last, cs, c0, gates, kernel)
+        if native_applies(*arrays):
+            dzs, dh0, dc0, d_sum = jax.lax.platform_dependent(
+                *arrays,
+                cpu=lambda *a: native_backward(*a, reverse, length is not None),
+                default=lambda *a: xla_backward(*a, reverse, unroll, length is not None),
+            )
+        else:
+            dzs, dh0, dc0, d_sum = xla_backward(*arrays, reverse, unroll, length is not None)
+        d_kernel = kernel_gradient(h_prev, dzs)
+        return (d_sum if length is not None else dzs), dh0, dc0, d_kernel
+
+    def native_backward(d_hs, d_h_last, d_c_last, cs, c0, gates, kernel, reverse, constant):
+        shapes = (gates, d_h_last, d_c_last, gates[0])
+        return jax.ffi.ffi_call(
+            "seq2seq_lstm_backward",
+            tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in shapes),
+            vmap_method="sequential",
+        )(d_hs, d_h_last, d_c_last, cs, c0, gates, kernel.T, reverse=reverse, sum=constant)
+
+    def xla_backward(d_hs, d_h_last, d_c_last, cs, c0, gates, kernel, reverse, unroll, constant):
+        """`(dzs, dh0, dc0, d_sum)`: the gates' gradients, `d_sum` their sum if `constant`."""
+        c_prev = states_before(c0, c0, cs, cs, reverse)[1]
         kernel_t = kernel.T
 
         def body(carry, xs):
@@ -122,7 +177,7 @@ def _build():
             d_sum = d_sum + dz if d_sum is not None else None
             return (dz @ kernel_t, dc_prev, d_sum), dz
 
-        d_sum0 = jnp.zeros_like(gates[0]) if length is not None else None
+        d_sum0 = jnp.zeros_like(gates[0]) if constant else None
         (dh0, dc0, d_sum), dzs = jax.lax.scan(
             body,
             (d_h_last, d_c_last, d_sum0),
@@ -130,8 +185,7 @@ def _build():
             reverse=not reverse,
             unroll=unroll,
         )
-        d_kernel = kernel_gradient(h_prev, dzs)
-        return (d_sum if length is not None else dzs), dh0, dc0, d_kernel
+        return dzs, dh0, dc0, (d_sum if constant else jnp.zeros_like(gates[0]))
 
     lstm.defvjp(lstm_fwd, lstm_bwd)
 

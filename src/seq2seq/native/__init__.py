@@ -1,0 +1,143 @@
+"""Native CPU kernels for JAX, compiled on first use and called through XLA's FFI.
+
+XLA's CPU runtime runs each step of a small recurrence as several small kernels on
+one core: at hidden 64 an LSTM step is a `[64, 64] x [64, 256]` matrix multiply and a
+few elementwise kernels over 16,384 values, each too small to split over threads.
+`lstm.cc` runs the whole forward loop, or the whole backward loop, as one call, with
+the matrix multiply and the gates fused and the batch rows split over XLA's intra-op
+threads (rows are independent for the whole sequence, so no step needs a barrier).
+
+The source ships with the package and is compiled with the system's C++ compiler the
+first time a process needs it, into a cache directory (`SEQ2SEQ_CACHE_DIR`, else
+`$XDG_CACHE_HOME/seq2seq`, else `~/.cache/seq2seq`), keyed by the source, jaxlib's
+version, the compiler and the CPU's features. Without a compiler, or with
+`SEQ2SEQ_NATIVE=0`, `lstm_library()` returns None and callers keep their XLA path.
+"""
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+from importlib import resources
+
+_SOURCE = "lstm.cc"
+_TARGETS = {
+    "seq2seq_lstm_forward": "Seq2seqLstmForward",
+    "seq2seq_lstm_backward": "Seq2seqLstmBackward",
+}
+_STATE = {}
+
+
+def native_enabled(environ=None) -> bool:
+    """Whether `SEQ2SEQ_NATIVE` (default `1`) allows the native kernels."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get("SEQ2SEQ_NATIVE", "1").strip()
+    if raw not in ("0", "1"):
+        raise ValueError(
+            f"Invalid environment variable: SEQ2SEQ_NATIVE must be '0' or '1'. "
+            f"Received: SEQ2SEQ_NATIVE={raw!r}"
+        )
+    return raw == "1"
+
+
+def cache_dir(environ=None) -> str:
+    """Where compiled kernels are kept."""
+    environ = os.environ if environ is None else environ
+    if environ.get("SEQ2SEQ_CACHE_DIR"):
+        return environ["SEQ2SEQ_CACHE_DIR"]
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "seq2seq")
+
+
+def _cpu_features() -> str:
+    """The CPU's feature flags (the kernels are compiled for the CPU they run on)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith(("flags", "Features")):
+                    return line
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _compile_command(compiler, source, include, output):
+    return [
+        compiler, "-O3", "-march=native", "-std=c++17", "-shared", "-fPIC",
+        "-w", f"-I{include}", source, "-o", output,
+    ]  # fmt: skip
+
+
+def _build(compiler) -> str:
+    """Compiles `lstm.cc` into the cache (once per key) and returns the library's path."""
+    import jax.ffi
+    import jaxlib
+
+    source = resources.files(__package__).joinpath(_SOURCE).read_bytes()
+    include = jax.ffi.include_dir()
+    key = hashlib.sha256()
+    for part in (
+        source,
+        jaxlib.__version__.encode(),
+        os.path.realpath(shutil.which(compiler) or compiler).encode(),
+        " ".join(_compile_command(compiler, "", include, "")).encode(),
+        _cpu_features().encode(),
+    ):
+        key.update(part + b"\0")
+    directory = cache_dir()
+    path = os.path.join(directory, f"lstm-{key.hexdigest()[:16]}.so")
+    if os.path.exists(path):
+        return path
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as scratch:
+        source_path = os.path.join(scratch, _SOURCE)
+        with open(source_path, "wb") as file:
+            file.write(source)
+        built = os.path.join(scratch, "lstm.so")
+        result = subprocess.run(
+            _compile_command(compiler, source_path, include, built),
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{compiler} failed: {result.stderr[-2000:]}")
+        os.replace(built, path)  # atomic: concurrent processes see all or nothing
+    return path
+
+
+def lstm_library():
+    """The FFI target names of the native LSTM loops, registered with JAX, or None.
+
+    Builds and registers once per process. Returns None when `SEQ2SEQ_NATIVE=0`, when
+    no C++ compiler is found (`CXX`, else `c++`, `g++`, `clang++`), or when the build
+    fails (with a warning naming the compiler's error); callers then use XLA.
+    """
+    if "lstm" in _STATE:
+        return _STATE["lstm"]
+    targets = None
+    compiler = os.environ.get("CXX") or next(
+        (c for c in ("c++", "g++", "clang++") if shutil.which(c)), None
+    )
+    if native_enabled() and compiler is not None:
+        try:
+            import jax.ffi
+
+            library = ctypes.cdll.LoadLibrary(_build(compiler))
+            for target, symbol in _TARGETS.items():
+                jax.ffi.register_ffi_target(
+                    target, jax.ffi.pycapsule(getattr(library, symbol)), platform="cpu"
+                )
+            targets = tuple(_TARGETS)
+        except (OSError, RuntimeError, AttributeError) as error:
+            warnings.warn(
+                f"seq2seq: the native LSTM kernels could not be built ({error}); "
+                "using XLA's loops instead.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    _STATE["lstm"] = targets
+    return targets
