@@ -214,10 +214,16 @@ def _lstm_loss_and_grads(reverse, length, mask=None):
     return value, hs, grads, hlo
 
 
-@pytest.mark.parametrize("reverse, length", [(False, None), (True, None), (False, 6), (True, 6)])
-def test_native_loops_agree_with_xla_loops(monkeypatch, reverse, length):
+@pytest.mark.parametrize(
+    "reverse, length, masked",
+    [(False, None, False), (True, None, False), (False, 6, False), (True, 6, False),
+     (False, None, True), (True, None, True)],
+)  # fmt: skip
+def test_native_loops_agree_with_xla_loops(monkeypatch, reverse, length, masked):
     """The native CPU loops (`seq2seq.native`) and XLA's loops give the same numbers."""
     import shutil
+
+    import jax.numpy as jnp
 
     from seq2seq import native
 
@@ -226,12 +232,18 @@ def test_native_loops_agree_with_xla_loops(monkeypatch, reverse, length):
             "a C++ compiler is installed but the native kernels did not build"
         )
         pytest.skip("no C++ compiler: the native kernels are not built")
-    value, hs, grads, hlo = _lstm_loss_and_grads(reverse, length)
-    assert "seq2seq_lstm_forward" in hlo and "seq2seq_lstm_backward" in hlo
+    mask = None
+    if masked:  # every row padded differently: at the end, start, middle, or not at all
+        pattern = np.random.default_rng(5).random((6, 9, 1)) < 0.7
+        pattern[:, 0] = True
+        mask = jnp.asarray(pattern, "float32")
+    value, hs, grads, hlo = _lstm_loss_and_grads(reverse, length, mask)
+    suffix = "_masked" if masked else ""
+    assert f"seq2seq_lstm_forward{suffix}" in hlo and f"seq2seq_lstm_backward{suffix}" in hlo
 
     monkeypatch.setattr(native, "lstm_library", lambda: None)
     monkeypatch.setattr(fast_recurrence, "_LSTM", None)  # rebuild: jit caches the trace
-    xla_value, xla_hs, xla_grads, xla_hlo = _lstm_loss_and_grads(reverse, length)
+    xla_value, xla_hs, xla_grads, xla_hlo = _lstm_loss_and_grads(reverse, length, mask)
     assert "seq2seq_lstm" not in xla_hlo
     np.testing.assert_allclose(float(value), float(xla_value), rtol=1e-6)
     np.testing.assert_allclose(np.asarray(hs), np.asarray(xla_hs), rtol=1e-5, atol=2e-6)
@@ -239,9 +251,11 @@ def test_native_loops_agree_with_xla_loops(monkeypatch, reverse, length):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
 
 
-def test_masked_sequences_keep_xla_loops():
-    """The native loops have no mask: masked sequences take XLA's loops."""
+def test_units_not_a_multiple_of_16_keep_xla_loops():
+    """The native loops work on whole 16-float vectors: other sizes take XLA's loops."""
+    import jax
     import jax.numpy as jnp
 
-    mask = jnp.ones((6, 9, 1), "float32")
-    assert "seq2seq_lstm" not in _lstm_loss_and_grads(False, None, mask)[3]
+    z, h0 = jnp.zeros((4, 3, 32)), jnp.zeros((3, 8))
+    lowered = jax.jit(fast_recurrence.lstm_sequence).lower(z, h0, h0, jnp.zeros((8, 32)))
+    assert "seq2seq_lstm" not in lowered.as_text()

@@ -83,9 +83,8 @@ def _build():
         )
         return upstream * derivative * s * (1.0 - s), dc * f
 
-    def native_applies(*arrays):
+    def native_applies(units, *arrays):
         """Whether the native loops (`seq2seq.native`) take this call."""
-        units = arrays[1].shape[-1]
         return (
             units % 16 == 0
             and all(a.dtype == jnp.float32 for a in arrays)
@@ -105,7 +104,7 @@ def _build():
         return (hs, hs[last], cs[last]), (hs, cs, gates)
 
     def forward_scan(projected, h0, c0, kernel, reverse, unroll, length):
-        if native_applies(projected, h0, c0, kernel):
+        if native_applies(h0.shape[-1], projected, h0, c0, kernel):
             return jax.lax.platform_dependent(
                 projected, h0, c0, kernel,
                 cpu=lambda *a: native_forward(*a, reverse, length),
@@ -144,7 +143,7 @@ def _build():
         d_hs, d_h_last, d_c_last = cotangents
         h_prev = states_before(h0, c0, hs, cs, reverse)[0]
         arrays = (d_hs, d_h_last, d_c_last, cs, c0, gates, kernel)
-        if native_applies(*arrays):
+        if native_applies(c0.shape[-1], *arrays):
             dzs, dh0, dc0, d_sum = jax.lax.platform_dependent(
                 *arrays,
                 cpu=lambda *a: native_backward(*a, reverse, length is not None),
@@ -191,6 +190,26 @@ def _build():
 
     # Masked sequences: a padded step keeps the previous state and outputs zeros.
     def masked_scan(projected, mask, h0, c0, kernel, reverse, unroll):
+        if native_applies(h0.shape[-1], projected, h0, c0, kernel, mask):
+            return jax.lax.platform_dependent(
+                projected, mask, h0, c0, kernel,
+                cpu=lambda *a: native_masked_scan(*a, reverse),
+                default=lambda *a: xla_masked_scan(*a, reverse, unroll),
+            )  # fmt: skip
+        return xla_masked_scan(projected, mask, h0, c0, kernel, reverse, unroll)
+
+    def native_masked_scan(projected, mask, h0, c0, kernel, reverse):
+        states = jax.ShapeDtypeStruct((projected.shape[0], *h0.shape), h0.dtype)
+        gates = jax.ShapeDtypeStruct(projected.shape, projected.dtype)
+        hs, cs, gates, cs_new = jax.ffi.ffi_call(
+            "seq2seq_lstm_forward_masked",
+            (states, states, gates, states),
+            vmap_method="sequential",
+        )(projected, mask, h0, c0, kernel, reverse=reverse)
+        last = 0 if reverse else -1
+        return (hs * mask, hs[last], cs[last]), (hs, cs, cs_new, gates)
+
+    def xla_masked_scan(projected, mask, h0, c0, kernel, reverse, unroll):
         def body(carry, xs):
             h, c = carry
             z_t, m = xs
@@ -216,6 +235,28 @@ def _build():
         mask, h0, c0, kernel, hs, cs, cs_new, gates = residuals
         d_out, d_h_last, d_c_last = cotangents
         h_prev, c_prev = states_before(h0, c0, hs, cs, reverse)
+        arrays = (d_out, mask, d_h_last, d_c_last, cs, cs_new, c0, gates, kernel)
+        if native_applies(c0.shape[-1], *arrays):
+            dzs, dh0, dc0 = jax.lax.platform_dependent(
+                *arrays,
+                cpu=lambda *a: native_masked_backward(*a, reverse),
+                default=lambda *a: xla_masked_backward(*a, c_prev, reverse, unroll),
+            )
+        else:
+            dzs, dh0, dc0 = xla_masked_backward(*arrays, c_prev, reverse, unroll)
+        return dzs, jnp.zeros_like(mask), dh0, dc0, kernel_gradient(h_prev, dzs)
+
+    def native_masked_backward(d_out, mask, d_h_last, d_c_last, cs, cs_new, c0, gates, kernel,
+                               reverse):  # fmt: skip
+        shapes = (gates, d_h_last, d_c_last)
+        return jax.ffi.ffi_call(
+            "seq2seq_lstm_backward_masked",
+            tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in shapes),
+            vmap_method="sequential",
+        )(d_out, mask, d_h_last, d_c_last, cs, cs_new, c0, gates, kernel.T, reverse=reverse)
+
+    def xla_masked_backward(d_out, mask, d_h_last, d_c_last, cs, cs_new, c0, gates, kernel,
+                            c_prev, reverse, unroll):  # fmt: skip
         kernel_t = kernel.T
 
         def body(carry, xs):
@@ -233,7 +274,7 @@ def _build():
             reverse=not reverse,
             unroll=unroll,
         )
-        return dzs, jnp.zeros_like(mask), dh0, dc0, kernel_gradient(h_prev, dzs)
+        return dzs, dh0, dc0
 
     masked_lstm.defvjp(masked_fwd, masked_bwd)
     return jax.jit(lstm, static_argnums=(4, 5, 6)), jax.jit(masked_lstm, static_argnums=(5, 6))

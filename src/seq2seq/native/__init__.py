@@ -28,6 +28,8 @@ _SOURCE = "lstm.cc"
 _TARGETS = {
     "seq2seq_lstm_forward": "Seq2seqLstmForward",
     "seq2seq_lstm_backward": "Seq2seqLstmBackward",
+    "seq2seq_lstm_forward_masked": "Seq2seqLstmForwardMasked",
+    "seq2seq_lstm_backward_masked": "Seq2seqLstmBackwardMasked",
 }
 _STATE = {}
 

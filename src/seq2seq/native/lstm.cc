@@ -133,19 +133,17 @@ int64_t parts_for(ffi::ThreadPool& pool, int64_t batch) {
   return std::max<int64_t>(1, std::min(threads, batch / 4));
 }
 
-ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> projected,
-                   ffi::Buffer<ffi::F32> h0, ffi::Buffer<ffi::F32> c0,
-                   ffi::Buffer<ffi::F32> kernel, bool reverse, int64_t steps,
-                   ffi::ResultBuffer<ffi::F32> hs, ffi::ResultBuffer<ffi::F32> cs,
-                   ffi::ResultBuffer<ffi::F32> gates) {
+// The forward loop. With a mask (`mask` [steps, batch] weights, 0 at padding), a padded
+// step keeps the previous state; `c_new` then receives each step's unmasked cell state.
+ffi::Error ForwardImpl(ffi::ThreadPool& pool, ffi::Buffer<ffi::F32>& projected,
+                       ffi::Buffer<ffi::F32>& h0, ffi::Buffer<ffi::F32>& c0,
+                       ffi::Buffer<ffi::F32>& kernel, const float* mask, bool reverse,
+                       int64_t steps, float* h_out, float* c_out, float* s_out, float* c_new) {
   const int64_t batch = h0.dimensions()[0], units = h0.dimensions()[1];
   const int64_t width = 4 * units;
   const bool constant = projected.dimensions().size() == 2;
   const float* z_in = projected.typed_data();
   const float* k = kernel.typed_data();
-  float* h_out = hs->typed_data();
-  float* c_out = cs->typed_data();
-  float* s_out = gates->typed_data();
   const int64_t parts = parts_for(pool, batch);
   auto part = [&](int64_t p) {
     const int64_t lo = batch * p / parts, hi = batch * (p + 1) / parts, rows = hi - lo;
@@ -153,14 +151,16 @@ ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> projected,
     const float* c_prev = c0.typed_data() + lo * units;
     for (int64_t step = 0; step < steps; ++step) {
       const int64_t t = reverse ? steps - 1 - step : step;
-      const float* z_t = constant ? z_in + lo * width : z_in + (t * batch + lo) * width;
-      float* s = s_out + (t * batch + lo) * width;
-      float* h = h_out + (t * batch + lo) * units;
-      float* c = c_out + (t * batch + lo) * units;
+      const int64_t at = t * batch + lo;
+      const float* z_t = constant ? z_in + lo * width : z_in + at * width;
+      float* s = s_out + at * width;
+      float* h = h_out + at * units;
+      float* c = c_out + at * units;
       matmul(h_prev, units, rows, k, units, width, z_t, width, s, width);
       for (int64_t r = 0; r < rows; ++r) {
         float* sr = s + r * width;
         for (int64_t j = 0; j < units; j += kWidth) {
+          const int64_t x = r * units + j;
           vf i = sigmoid(load(sr + j));
           vf f = sigmoid(load(sr + units + j));
           vf g = sigmoid(2.0f * load(sr + 2 * units + j));
@@ -169,13 +169,107 @@ ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> projected,
           store(sr + units + j, f);
           store(sr + 2 * units + j, g);
           store(sr + 3 * units + j, o);
-          vf c_new = f * load(c_prev + r * units + j) + i * (2.0f * g - 1.0f);
-          store(c + r * units + j, c_new);
-          store(h + r * units + j, o * tanh_approx(c_new));
+          vf c_t = f * load(c_prev + x) + i * (2.0f * g - 1.0f);
+          vf h_t = o * tanh_approx(c_t);
+          if (mask) {
+            const float m = mask[at + r];
+            store(c_new + at * units + x, c_t);
+            c_t = m * c_t + (1.0f - m) * load(c_prev + x);
+            h_t = m * h_t + (1.0f - m) * load(h_prev + x);
+          }
+          store(c + x, c_t);
+          store(h + x, h_t);
         }
       }
       h_prev = h;
       c_prev = c;
+    }
+  };
+  parallel_parts(pool, parts, part);
+  return ffi::Error::Success();
+}
+
+ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> projected,
+                   ffi::Buffer<ffi::F32> h0, ffi::Buffer<ffi::F32> c0,
+                   ffi::Buffer<ffi::F32> kernel, bool reverse, int64_t steps,
+                   ffi::ResultBuffer<ffi::F32> hs, ffi::ResultBuffer<ffi::F32> cs,
+                   ffi::ResultBuffer<ffi::F32> gates) {
+  return ForwardImpl(pool, projected, h0, c0, kernel, nullptr, reverse, steps,
+                     hs->typed_data(), cs->typed_data(), gates->typed_data(), nullptr);
+}
+
+ffi::Error ForwardMasked(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> projected,
+                         ffi::Buffer<ffi::F32> mask, ffi::Buffer<ffi::F32> h0,
+                         ffi::Buffer<ffi::F32> c0, ffi::Buffer<ffi::F32> kernel, bool reverse,
+                         ffi::ResultBuffer<ffi::F32> hs, ffi::ResultBuffer<ffi::F32> cs,
+                         ffi::ResultBuffer<ffi::F32> gates,
+                         ffi::ResultBuffer<ffi::F32> cs_new) {
+  return ForwardImpl(pool, projected, h0, c0, kernel, mask.typed_data(), reverse,
+                     projected.dimensions()[0], hs->typed_data(), cs->typed_data(),
+                     gates->typed_data(), cs_new->typed_data());
+}
+
+// The backward loop: the gates' gradients `dzs` (and their sum over steps in `d_sum`
+// if `sum`), `dh0` and `dc0`. With a mask, `cs` holds the kept cell states and
+// `cs_new` each step's unmasked one.
+ffi::Error BackwardImpl(ffi::ThreadPool& pool, ffi::Buffer<ffi::F32>& d_hs,
+                        ffi::Buffer<ffi::F32>& d_h_last, ffi::Buffer<ffi::F32>& d_c_last,
+                        ffi::Buffer<ffi::F32>& cs, ffi::Buffer<ffi::F32>& c0,
+                        ffi::Buffer<ffi::F32>& gates, ffi::Buffer<ffi::F32>& kernel_t,
+                        const float* mask, const float* cs_new, bool reverse, bool sum,
+                        float* dzs, float* dh0, float* dc0, float* d_sum) {
+  const int64_t steps = cs.dimensions()[0], batch = cs.dimensions()[1];
+  const int64_t units = cs.dimensions()[2], width = 4 * units;
+  const float* kt = kernel_t.typed_data();
+  const int64_t parts = parts_for(pool, batch);
+  auto part = [&](int64_t p) {
+    const int64_t lo = batch * p / parts, hi = batch * (p + 1) / parts, rows = hi - lo;
+    float* dh_next = dh0 + lo * units;
+    float* dc = dc0 + lo * units;
+    float* total = sum ? d_sum + lo * width : nullptr;
+    std::vector<float> kept(mask ? rows * units : 0);  // (1 - m) dh, carried past a pad
+    std::memcpy(dh_next, d_h_last.typed_data() + lo * units, rows * units * sizeof(float));
+    std::memcpy(dc, d_c_last.typed_data() + lo * units, rows * units * sizeof(float));
+    if (sum) std::memset(total, 0, rows * width * sizeof(float));
+    for (int64_t step = 0; step < steps; ++step) {
+      const int64_t t = reverse ? step : steps - 1 - step;
+      const int64_t at = t * batch + lo;
+      const bool first = reverse ? t == steps - 1 : t == 0;  // the forward's first step
+      const int64_t before = (reverse ? t + 1 : t - 1) * batch + lo;
+      const float* c_before = first ? c0.typed_data() + lo * units : cs.typed_data() + before * units;
+      const float* c_t = (mask ? cs_new : cs.typed_data()) + at * units;
+      const float* d_h = d_hs.typed_data() + at * units;
+      const float* s = gates.typed_data() + at * width;
+      float* dz = dzs + at * width;
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* sr = s + r * width;
+        float* dzr = dz + r * width;
+        const float m = mask ? mask[at + r] : 1.0f;
+        for (int64_t j = 0; j < units; j += kWidth) {
+          const int64_t x = r * units + j;
+          vf i = load(sr + j), f = load(sr + units + j);
+          vf g = load(sr + 2 * units + j), o = load(sr + 3 * units + j);
+          vf dh = load(d_h + x) * m + load(dh_next + x);
+          vf dc_next = load(dc + x);
+          vf tc = tanh_approx(load(c_t + x));
+          vf dcv = m * dc_next + m * dh * o * (1.0f - tc * tc);
+          store(dzr + j, dcv * (2.0f * g - 1.0f) * i * (1.0f - i));
+          store(dzr + units + j, dcv * load(c_before + x) * f * (1.0f - f));
+          store(dzr + 2 * units + j, dcv * i * 4.0f * g * (1.0f - g));
+          store(dzr + 3 * units + j, m * dh * tc * o * (1.0f - o));
+          if (mask) {
+            store(dc + x, dcv * f + (1.0f - m) * dc_next);
+            store(kept.data() + x, (1.0f - m) * dh);
+          } else {
+            store(dc + x, dcv * f);
+          }
+        }
+      }
+      matmul(dz, width, rows, kt, width, units, mask ? kept.data() : nullptr, units, dh_next,
+             units);
+      if (sum)
+        for (int64_t x = 0; x < rows * width; x += kWidth)
+          store(total + x, load(total + x) + load(dz + x));
     }
   };
   parallel_parts(pool, parts, part);
@@ -188,53 +282,21 @@ ffi::Error Backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> d_hs,
                     ffi::Buffer<ffi::F32> gates, ffi::Buffer<ffi::F32> kernel_t, bool reverse,
                     bool sum, ffi::ResultBuffer<ffi::F32> dzs, ffi::ResultBuffer<ffi::F32> dh0,
                     ffi::ResultBuffer<ffi::F32> dc0, ffi::ResultBuffer<ffi::F32> d_sum) {
-  const int64_t steps = cs.dimensions()[0], batch = cs.dimensions()[1];
-  const int64_t units = cs.dimensions()[2], width = 4 * units;
-  const float* kt = kernel_t.typed_data();
-  const int64_t parts = parts_for(pool, batch);
-  auto part = [&](int64_t p) {
-    const int64_t lo = batch * p / parts, hi = batch * (p + 1) / parts, rows = hi - lo;
-    float* dh_next = dh0->typed_data() + lo * units;
-    float* dc = dc0->typed_data() + lo * units;
-    float* total = sum ? d_sum->typed_data() + lo * width : nullptr;
-    std::memcpy(dh_next, d_h_last.typed_data() + lo * units, rows * units * sizeof(float));
-    std::memcpy(dc, d_c_last.typed_data() + lo * units, rows * units * sizeof(float));
-    if (sum) std::memset(total, 0, rows * width * sizeof(float));
-    for (int64_t step = 0; step < steps; ++step) {
-      const int64_t t = reverse ? step : steps - 1 - step;
-      const bool first = reverse ? t == steps - 1 : t == 0;  // the forward's first step
-      const int64_t t_before = reverse ? t + 1 : t - 1;
-      const float* c_before =
-          first ? c0.typed_data() + lo * units : cs.typed_data() + (t_before * batch + lo) * units;
-      const float* c_t = cs.typed_data() + (t * batch + lo) * units;
-      const float* d_h = d_hs.typed_data() + (t * batch + lo) * units;
-      const float* s = gates.typed_data() + (t * batch + lo) * width;
-      float* dz = dzs->typed_data() + (t * batch + lo) * width;
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* sr = s + r * width;
-        float* dzr = dz + r * width;
-        for (int64_t j = 0; j < units; j += kWidth) {
-          const int64_t x = r * units + j;
-          vf i = load(sr + j), f = load(sr + units + j);
-          vf g = load(sr + 2 * units + j), o = load(sr + 3 * units + j);
-          vf dh = load(d_h + x) + load(dh_next + x);
-          vf tc = tanh_approx(load(c_t + x));
-          vf dcv = load(dc + x) + dh * o * (1.0f - tc * tc);
-          store(dzr + j, dcv * (2.0f * g - 1.0f) * i * (1.0f - i));
-          store(dzr + units + j, dcv * load(c_before + x) * f * (1.0f - f));
-          store(dzr + 2 * units + j, dcv * i * 4.0f * g * (1.0f - g));
-          store(dzr + 3 * units + j, dh * tc * o * (1.0f - o));
-          store(dc + x, dcv * f);
-        }
-      }
-      matmul(dz, width, rows, kt, width, units, nullptr, 0, dh_next, units);
-      if (sum)
-        for (int64_t x = 0; x < rows * width; x += kWidth)
-          store(total + x, load(total + x) + load(dz + x));
-    }
-  };
-  parallel_parts(pool, parts, part);
-  return ffi::Error::Success();
+  return BackwardImpl(pool, d_hs, d_h_last, d_c_last, cs, c0, gates, kernel_t, nullptr,
+                      nullptr, reverse, sum, dzs->typed_data(), dh0->typed_data(),
+                      dc0->typed_data(), d_sum->typed_data());
+}
+
+ffi::Error BackwardMasked(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> d_hs,
+                          ffi::Buffer<ffi::F32> mask, ffi::Buffer<ffi::F32> d_h_last,
+                          ffi::Buffer<ffi::F32> d_c_last, ffi::Buffer<ffi::F32> cs,
+                          ffi::Buffer<ffi::F32> cs_new, ffi::Buffer<ffi::F32> c0,
+                          ffi::Buffer<ffi::F32> gates, ffi::Buffer<ffi::F32> kernel_t,
+                          bool reverse, ffi::ResultBuffer<ffi::F32> dzs,
+                          ffi::ResultBuffer<ffi::F32> dh0, ffi::ResultBuffer<ffi::F32> dc0) {
+  return BackwardImpl(pool, d_hs, d_h_last, d_c_last, cs, c0, gates, kernel_t,
+                      mask.typed_data(), cs_new.typed_data(), reverse, false,
+                      dzs->typed_data(), dh0->typed_data(), dc0->typed_data(), nullptr);
 }
 
 }  // namespace
@@ -265,6 +327,37 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(Seq2seqLstmBackward, Backward,
                                   .Attr<bool>("reverse")
                                   .Attr<bool>("sum")
                                   .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(Seq2seqLstmForwardMasked, ForwardMasked,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Attr<bool>("reverse")
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(Seq2seqLstmBackwardMasked, BackwardMasked,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Attr<bool>("reverse")
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>());
