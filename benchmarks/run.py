@@ -107,7 +107,7 @@ def parse_args(argv=None):
         help="timed steps (default: ~--target-s seconds at 60 GFLOP/s, 5..60)",
     )
     p.add_argument("--target-s", type=float, default=None, help="default 2.5 (quick: 1.0)")
-    p.add_argument("--max-steps", type=int, default=None, help="default 100 (quick: 30)")
+    p.add_argument("--max-steps", type=int, default=None, help="default 400 (quick: 30)")
     p.add_argument("--timeout", type=float, default=300.0, help="per subprocess, seconds")
     p.add_argument("--no-train", action="store_true", help="skip the training table")
     p.add_argument(
@@ -140,7 +140,7 @@ def parse_args(argv=None):
     args.hidden = args.hidden or ([64] if q else [64, 256])
     args.repeats = args.repeats or (1 if q else 3)
     args.target_s = args.target_s or (1.0 if q else 2.5)
-    args.max_steps = args.max_steps or (30 if q else 100)
+    args.max_steps = args.max_steps or (30 if q else 400)
     args.gen_hidden = args.gen_hidden or (64 if q else 256)
     args.gen_repeats = args.gen_repeats or (1 if q else 2)
     args.scaling_lengths = args.scaling_lengths or ([20, 100] if q else [20, 50, 100, 200])

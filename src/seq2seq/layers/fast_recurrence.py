@@ -6,8 +6,10 @@ module's custom VJP stores the gates' sigmoids in the forward scan (one sigmoid 
 all four gates, see `lstm_cell.gate_scales`), runs the backward recurrence for
 `dh`/`dc` only, and computes the kernel's gradient after the loop as one large matrix
 multiply over all steps. It is used for LSTM sequences, masked or not, on the JAX
-backend; everything else takes `run_steps`. `tests/layers/test_fast_recurrence.py`
-checks that both paths give the same outputs and gradients.
+backend; everything else takes `run_steps`. On the CPU the two loops themselves run as
+native calls where `seq2seq.native` is built (float32, units a multiple of 16, no
+`keras.distribution`), else as `lax.scan`. `tests/layers/test_fast_recurrence.py`
+checks that all paths give the same outputs and gradients.
 """
 
 import keras

@@ -32,6 +32,7 @@ _TARGETS = {
     "seq2seq_lstm_backward_masked": "Seq2seqLstmBackwardMasked",
 }
 _STATE = {}
+_REGISTERED = {}  # FFI target name -> the loaded library that provides it
 
 
 def native_enabled(environ=None) -> bool:
@@ -130,9 +131,11 @@ def lstm_library():
 
             library = ctypes.cdll.LoadLibrary(_build(compiler))
             for target, symbol in _TARGETS.items():
-                jax.ffi.register_ffi_target(
-                    target, jax.ffi.pycapsule(getattr(library, symbol)), platform="cpu"
-                )
+                if target not in _REGISTERED:  # XLA refuses a second handler for a name
+                    jax.ffi.register_ffi_target(
+                        target, jax.ffi.pycapsule(getattr(library, symbol)), platform="cpu"
+                    )
+                    _REGISTERED[target] = library
             targets = tuple(_TARGETS)
         except (OSError, RuntimeError, AttributeError) as error:
             warnings.warn(
