@@ -56,17 +56,11 @@ def _build():
     import jax.numpy as jnp
     import numpy as np
 
-    def states_before(h0, c0, hs, cs, reverse):
-        """The states each step started from, in input order."""
+    def states_before(initial, states, reverse):
+        """The state (`h` or `c`) each step started from, in input order."""
         if reverse:
-            return (
-                jnp.concatenate([hs[1:], h0[None]], axis=0),
-                jnp.concatenate([cs[1:], c0[None]], axis=0),
-            )
-        return (
-            jnp.concatenate([h0[None], hs[:-1]], axis=0),
-            jnp.concatenate([c0[None], cs[:-1]], axis=0),
-        )
+            return jnp.concatenate([states[1:], initial[None]], axis=0)
+        return jnp.concatenate([initial[None], states[:-1]], axis=0)
 
     def cell_update(z, c):
         """The LSTM step from pre-activations `z`: new `h`, new `c`, and the sigmoids `s`."""
@@ -91,9 +85,10 @@ def _build():
     # was at par or faster at every size measured (hidden 64-512, batch 64-1,024).
     forward_max_units = 128
 
-    def native_applies(units, *arrays, forward=False):
-        """Whether the native loops (`seq2seq.native`) take this call."""
-        return (
+    def native_or_xla(native_loop, xla_loop, arrays, units, forward):
+        """`native_loop(*arrays)` on the CPU where `seq2seq.native` applies, else
+        `xla_loop(*arrays)`."""
+        applies = (
             units % 16 == 0
             and (units <= forward_max_units or not forward)
             and all(a.dtype == jnp.float32 for a in arrays)
@@ -101,6 +96,9 @@ def _build():
             and keras.distribution.distribution() is None
             and native.lstm_library() is not None
         )
+        if not applies:
+            return xla_loop(*arrays)
+        return jax.lax.platform_dependent(*arrays, cpu=native_loop, default=xla_loop)
 
     def native_forward(projected, h0, c0, kernel, reverse, length):
         steps = projected.shape[0] if length is None else length
@@ -113,13 +111,13 @@ def _build():
         return (hs, hs[last], cs[last]), (hs, cs, gates)
 
     def forward_scan(projected, h0, c0, kernel, reverse, unroll, length):
-        if native_applies(h0.shape[-1], projected, h0, c0, kernel, forward=True):
-            return jax.lax.platform_dependent(
-                projected, h0, c0, kernel,
-                cpu=lambda *a: native_forward(*a, reverse, length),
-                default=lambda *a: xla_forward_scan(*a, reverse, unroll, length),
-            )  # fmt: skip
-        return xla_forward_scan(projected, h0, c0, kernel, reverse, unroll, length)
+        return native_or_xla(
+            lambda *a: native_forward(*a, reverse, length),
+            lambda *a: xla_forward_scan(*a, reverse, unroll, length),
+            (projected, h0, c0, kernel),
+            h0.shape[-1],
+            forward=True,
+        )
 
     def xla_forward_scan(projected, h0, c0, kernel, reverse, unroll, length):
         constant = length is not None  # one (batch, 4 * units) input for every step
@@ -150,17 +148,14 @@ def _build():
     def lstm_bwd(reverse, unroll, length, residuals, cotangents):
         h0, c0, kernel, hs, cs, gates = residuals
         d_hs, d_h_last, d_c_last = cotangents
-        h_prev = states_before(h0, c0, hs, cs, reverse)[0]
-        arrays = (d_hs, d_h_last, d_c_last, cs, c0, gates, kernel)
-        if native_applies(c0.shape[-1], *arrays):
-            dzs, dh0, dc0, d_sum = jax.lax.platform_dependent(
-                *arrays,
-                cpu=lambda *a: native_backward(*a, reverse, length is not None),
-                default=lambda *a: xla_backward(*a, reverse, unroll, length is not None),
-            )
-        else:
-            dzs, dh0, dc0, d_sum = xla_backward(*arrays, reverse, unroll, length is not None)
-        d_kernel = kernel_gradient(h_prev, dzs)
+        dzs, dh0, dc0, d_sum = native_or_xla(
+            lambda *a: native_backward(*a, reverse, length is not None),
+            lambda *a: xla_backward(*a, reverse, unroll, length is not None),
+            (d_hs, d_h_last, d_c_last, cs, c0, gates, kernel),
+            c0.shape[-1],
+            forward=False,
+        )
+        d_kernel = kernel_gradient(states_before(h0, hs, reverse), dzs)
         return (d_sum if length is not None else dzs), dh0, dc0, d_kernel
 
     def native_backward(d_hs, d_h_last, d_c_last, cs, c0, gates, kernel, reverse, constant):
@@ -173,7 +168,7 @@ def _build():
 
     def xla_backward(d_hs, d_h_last, d_c_last, cs, c0, gates, kernel, reverse, unroll, constant):
         """`(dzs, dh0, dc0, d_sum)`: the gates' gradients, `d_sum` their sum if `constant`."""
-        c_prev = states_before(c0, c0, cs, cs, reverse)[1]
+        c_prev = states_before(c0, cs, reverse)
         kernel_t = kernel.T
 
         def body(carry, xs):
@@ -199,13 +194,13 @@ def _build():
 
     # Masked sequences: a padded step keeps the previous state and outputs zeros.
     def masked_scan(projected, mask, h0, c0, kernel, reverse, unroll):
-        if native_applies(h0.shape[-1], projected, h0, c0, kernel, mask, forward=True):
-            return jax.lax.platform_dependent(
-                projected, mask, h0, c0, kernel,
-                cpu=lambda *a: native_masked_scan(*a, reverse),
-                default=lambda *a: xla_masked_scan(*a, reverse, unroll),
-            )  # fmt: skip
-        return xla_masked_scan(projected, mask, h0, c0, kernel, reverse, unroll)
+        return native_or_xla(
+            lambda *a: native_masked_scan(*a, reverse),
+            lambda *a: xla_masked_scan(*a, reverse, unroll),
+            (projected, mask, h0, c0, kernel),
+            h0.shape[-1],
+            forward=True,
+        )
 
     def native_masked_scan(projected, mask, h0, c0, kernel, reverse):
         states = jax.ShapeDtypeStruct((projected.shape[0], *h0.shape), h0.dtype)
@@ -243,16 +238,14 @@ def _build():
     def masked_bwd(reverse, unroll, residuals, cotangents):
         mask, h0, c0, kernel, hs, cs, cs_new, gates = residuals
         d_out, d_h_last, d_c_last = cotangents
-        h_prev, c_prev = states_before(h0, c0, hs, cs, reverse)
-        arrays = (d_out, mask, d_h_last, d_c_last, cs, cs_new, c0, gates, kernel)
-        if native_applies(c0.shape[-1], *arrays):
-            dzs, dh0, dc0 = jax.lax.platform_dependent(
-                *arrays,
-                cpu=lambda *a: native_masked_backward(*a, reverse),
-                default=lambda *a: xla_masked_backward(*a, c_prev, reverse, unroll),
-            )
-        else:
-            dzs, dh0, dc0 = xla_masked_backward(*arrays, c_prev, reverse, unroll)
+        dzs, dh0, dc0 = native_or_xla(
+            lambda *a: native_masked_backward(*a, reverse),
+            lambda *a: xla_masked_backward(*a, reverse, unroll),
+            (d_out, mask, d_h_last, d_c_last, cs, cs_new, c0, gates, kernel),
+            c0.shape[-1],
+            forward=False,
+        )
+        h_prev = states_before(h0, hs, reverse)
         return dzs, jnp.zeros_like(mask), dh0, dc0, kernel_gradient(h_prev, dzs)
 
     def native_masked_backward(d_out, mask, d_h_last, d_c_last, cs, cs_new, c0, gates, kernel,
@@ -265,7 +258,8 @@ def _build():
         )(d_out, mask, d_h_last, d_c_last, cs, cs_new, c0, gates, kernel.T, reverse=reverse)
 
     def xla_masked_backward(d_out, mask, d_h_last, d_c_last, cs, cs_new, c0, gates, kernel,
-                            c_prev, reverse, unroll):  # fmt: skip
+                            reverse, unroll):  # fmt: skip
+        c_prev = states_before(c0, cs, reverse)
         kernel_t = kernel.T
 
         def body(carry, xs):
