@@ -116,7 +116,7 @@ def parse_args(argv=None):
         help="greedy and beam-5 generation of 1,024 sequences (attention model)",
     )
     p.add_argument("--gen-hidden", type=int, default=None, help="default 256 (quick: 64)")
-    p.add_argument("--gen-repeats", type=int, default=None, help="default 2 (quick: 1)")
+    p.add_argument("--gen-repeats", type=int, default=None, help="default 3 (quick: 1)")
     p.add_argument(
         "--scaling", action="store_true", help="throughput over sequence lengths and hidden sizes"
     )
@@ -142,7 +142,7 @@ def parse_args(argv=None):
     args.target_s = args.target_s or (1.0 if q else 2.5)
     args.max_steps = args.max_steps or (30 if q else 400)
     args.gen_hidden = args.gen_hidden or (64 if q else 256)
-    args.gen_repeats = args.gen_repeats or (1 if q else 2)
+    args.gen_repeats = args.gen_repeats or (1 if q else 3)
     args.scaling_lengths = args.scaling_lengths or ([20, 100] if q else [20, 50, 100, 200])
     args.scaling_hidden = args.scaling_hidden or ([64, 256] if q else [64, 256, 512])
     for m in args.models + args.scaling_models:

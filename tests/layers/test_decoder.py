@@ -127,6 +127,28 @@ def test_free_running_equals_step_by_step(variant):
         assert result["attention"] is None and step_weights[0] is None
 
 
+@pytest.mark.parametrize("variant", ["token", "token_attention"])
+def test_token_step_gathers_the_projected_embeddings(variant):
+    """`token_step(ids)` on a bundle prepared for generation is `step(embed(ids))`, at every
+    step of free running; only that bundle holds the `(vocab, gates * units)` table."""
+    decoder, bundle, states = _built(variant)
+    assert "feature_table" not in decoder.prepare(bundle)
+    prepared = decoder.prepare(bundle, generation=True)
+    assert tuple(prepared["feature_table"].shape) == (VOCAB, 4 * UNITS)
+    ids = np.array([1, VOCAB - 1], dtype="int32")
+    table_states, step_states = states, states
+    for _ in range(OUT_LEN):
+        table_out, table_states, table_weights = decoder.token_step(ids, table_states, prepared)
+        step_out, step_states, step_weights = decoder.step(
+            decoder.embed(ids), step_states, prepared
+        )
+        assert_close(table_out, step_out, atol=1e-6)
+        if decoder.attention:
+            assert_close(table_weights, step_weights, atol=1e-6)
+        ids = np.argmax(to_numpy(step_out), axis=-1).astype("int32")
+    assert_close(table_states[0][1], step_states[0][1], atol=1e-6)
+
+
 @pytest.mark.parametrize("variant", ["plain", "attention", "deep_stack", "token"])
 def test_teacher_forcing_feeds_the_previous_target(variant):
     """Step t reads target t-1: changing target t changes steps after t, never steps <= t."""

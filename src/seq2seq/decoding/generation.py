@@ -146,7 +146,7 @@ def _token_function(model: keras.Model, sampler: Sampler, max_length: int):
 
         decoder = model.decoder
         encoded = model.encoder(x, training=False)
-        bundle = decoder.prepare(model._bundle(encoded))
+        bundle = decoder.prepare(model._bundle(encoded), generation=True)
         # Entries without a batch axis stay out of what beam search tiles per beam.
         shared = {name: bundle[name] for name in decoder.shared_keys if name in bundle}
         constants = {
@@ -157,9 +157,7 @@ def _token_function(model: keras.Model, sampler: Sampler, max_length: int):
         states = as_lists(model._initial_states(encoded))
 
         def next_fn(prev, states, constants, index):
-            logits, states, weights = decoder.step(
-                decoder.embed(prev), states, {**constants, **shared}
-            )
+            logits, states, weights = decoder.token_step(prev, states, {**constants, **shared})
             return logits, as_lists(states), weights
 
         attention_length = x.shape[1] if decoder.attention else None

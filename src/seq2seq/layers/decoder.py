@@ -74,7 +74,7 @@ class Decoder(keras.layers.Layer):
     """
 
     # `prepare(bundle)` entries shared by the whole batch (no batch axis).
-    shared_keys = ("context_kernel",)
+    shared_keys = ("context_kernel", "feature_table")
 
     def __init__(
         self,
@@ -168,14 +168,20 @@ class Decoder(keras.layers.Layer):
             kernel = kernel[: self.feature_dim]
         return ops.matmul(features, kernel) + self.cells[0].bias
 
-    def prepare(self, bundle):
+    def prepare(self, bundle, generation=False):
         """Adds what every step reuses to `bundle`: the attention keys, computed once per
-        sequence, and the first layer's context kernel, sliced once outside the loop."""
+        sequence, and the first layer's context kernel, sliced once outside the loop.
+
+        With `generation=True` in token mode, also `feature_table`: the first layer's
+        input projection of every target embedding, `(vocab, gates * units)`, which
+        `token_step` gathers instead of a matrix multiply per step."""
         if self.attention and "keys" not in bundle:
             bundle = {**bundle, "keys": self.attention_layer.keys(bundle["memory"])}
         if self.context_dim and "context_kernel" not in bundle:
             kernel = ops.convert_to_tensor(self.cells[0].kernel)
             bundle = {**bundle, "context_kernel": kernel[self.feature_dim :]}
+        if generation and self.token_mode and "feature_table" not in bundle:
+            bundle = {**bundle, "feature_table": self.project_features(self.embedding.embeddings)}
         return bundle
 
     def dropout_masks(self, batch_size, training):
@@ -241,6 +247,16 @@ class Decoder(keras.layers.Layer):
         readout, states, weights = self.recurrent_step(
             self.project_features(features), states, bundle
         )
+        return self.output_layer(readout), states, weights
+
+    def token_step(self, ids, states, bundle):
+        """`step` from the fed-back token ids, for generation in token mode.
+
+        `bundle` is prepared with `generation=True`: the projection of `embed(ids)` is a
+        row of `feature_table` (the same values as `project_features(embed(ids))`).
+        """
+        projected = ops.take(bundle["feature_table"], ids, axis=0)
+        readout, states, weights = self.recurrent_step(projected, states, bundle)
         return self.output_layer(readout), states, weights
 
     def _defers_kernels(self):
