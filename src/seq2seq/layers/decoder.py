@@ -244,10 +244,7 @@ class Decoder(keras.layers.Layer):
             `(outputs, new_states, weights)`: outputs (logits in token mode)
             `(batch, output_dim)`, weights `(batch, in_len)` or None.
         """
-        readout, states, weights = self.recurrent_step(
-            self.project_features(features), states, bundle
-        )
-        return self.output_layer(readout), states, weights
+        return self._projected_step(self.project_features(features), states, bundle)
 
     def token_step(self, ids, states, bundle):
         """`step` from the fed-back token ids, for generation in token mode.
@@ -255,7 +252,10 @@ class Decoder(keras.layers.Layer):
         `bundle` is prepared with `generation=True`: the projection of `embed(ids)` is a
         row of `feature_table` (the same values as `project_features(embed(ids))`).
         """
-        projected = ops.take(bundle["feature_table"], ids, axis=0)
+        return self._projected_step(ops.take(bundle["feature_table"], ids, axis=0), states, bundle)
+
+    def _projected_step(self, projected, states, bundle):
+        """`step` from the first layer's projected input: `(outputs, new_states, weights)`."""
         readout, states, weights = self.recurrent_step(projected, states, bundle)
         return self.output_layer(readout), states, weights
 
