@@ -7,13 +7,14 @@ exposes the models:
 >>> from seq2seq import SimpleSeq2Seq, Seq2Seq, AttentionSeq2Seq
 """
 
-from seq2seq.allocator import keep_heap
-from seq2seq.backend import choose_default_backend
+__version__ = "0.1.0"
+
+from seq2seq.allocator import keep_heap  # noqa: E402
+from seq2seq.backend import choose_default_backend  # noqa: E402
 
 choose_default_backend()
 keep_heap()
 
 from seq2seq.models import AttentionSeq2Seq, Seq2Seq, Seq2SeqModel, SimpleSeq2Seq  # noqa: E402
 
-__version__ = "0.1.0"
 __all__ = ["AttentionSeq2Seq", "Seq2Seq", "Seq2SeqModel", "SimpleSeq2Seq", "__version__"]

@@ -90,6 +90,16 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         "Settings come from flags, then --config, then the task's defaults, then the defaults.",
     )
     parser.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file")
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its last checkpoint, with its config.toml",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh in a run folder that holds an earlier run (its files are deleted)",
+    )
     for name, setting in SETTINGS.items():
         default = "" if setting.default is None else f" (default: {setting.default})"
         if name == "data":
@@ -203,7 +213,35 @@ def _one_source(data: Any, task: Any) -> None:
         raise CommandError(f"give a DATA file or --task NAME, not both (got {data} and {task})")
 
 
+def _resume_settings(args: argparse.Namespace) -> dict[str, Any]:
+    given = [f"--{name.replace('_', '-')}" for name in SETTINGS if getattr(args, name) is not None]
+    given += ["--config"] if args.config else []
+    given += ["--overwrite"] if args.overwrite else []
+    if given:
+        raise CommandError(
+            f"--resume takes the settings of {os.path.join(args.resume, 'config.toml')}; "
+            f"remove {', '.join(given)}"
+        )
+    folder = args.resume
+    config_path = os.path.join(folder, "config.toml")
+    if not os.path.isdir(folder):
+        raise CommandError(f"--resume {folder}: no such folder; expected a run folder")
+    if not os.path.isfile(config_path):
+        raise CommandError(
+            f"--resume {folder}: not a run folder (no config.toml); "
+            "expected a folder written by `seq2seq train`"
+        )
+    config = load_config(config_path)
+    settings = resolve_settings({}, config, config.get("task"))
+    settings["out"] = folder
+    return settings
+
+
 def _run_train(args: argparse.Namespace) -> int:
+    from seq2seq.commands.train import train
+
+    if args.resume is not None:
+        return train(_resume_settings(args), resume=True)
     config = load_config(args.config) if args.config else {}
     flags = {name: getattr(args, name) for name in SETTINGS}
     if flags["data"] is not None or flags["task"] is not None:
@@ -212,9 +250,7 @@ def _run_train(args: argparse.Namespace) -> int:
     task = flags["task"] or config.get("task")
     settings = resolve_settings(flags, config, task)
     _one_source(settings["data"], settings["task"])
-    from seq2seq.commands.train import train
-
-    return train(settings)
+    return train(settings, overwrite=args.overwrite)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
@@ -267,7 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The exit status: 0 on success, 2 for a usage or data error (reported
-        on one line of standard error), 130 when interrupted.
+        on one line of standard error), 3 when training diverged (a NaN or
+        infinite loss), 130 when interrupted (Ctrl-C) and 143 on SIGTERM.
     """
     parser = build_parser()
     try:
@@ -279,8 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return args.run(args)
         except USER_ERRORS as error:
-            print(f"seq2seq {args.command}: error: {error}", file=sys.stderr)
-            return EXIT_USAGE
+            prefix = getattr(error, "prefix", "error: ")
+            print(f"seq2seq {args.command}: {prefix}{error}", file=sys.stderr)
+            return getattr(error, "exit_status", EXIT_USAGE)
         except KeyboardInterrupt:
             print(f"seq2seq {args.command}: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED

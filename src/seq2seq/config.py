@@ -33,6 +33,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from seq2seq import __version__
+from seq2seq.atomic import write_text
 from seq2seq.data.tasks import TASKS
 
 LEVELS = ("char", "word")
@@ -88,7 +90,16 @@ SETTINGS: dict[str, Setting] = {
         int, None, "examples to use: at most this many of a file, in all for a task", minimum=3
     ),
     "out": Setting(str, None, "the run folder (default runs/<task or data file name>)"),
+    "checkpoint_every": Setting(
+        int,
+        500,
+        "steps between checkpoints inside an epoch, 0 for none (one is written after every epoch)",
+        minimum=0,
+    ),
+    "keep_checkpoints": Setting(int, 3, "how many of the newest checkpoints to keep", minimum=1),
 }
+# The version of seq2seq that wrote a config file: its first key, not a setting.
+VERSION_KEY = "seq2seq_version"
 
 # Tuned on 2 CPU cores so that each task trains in minutes (see docs/tasks.md).
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -197,12 +208,30 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: invalid TOML ({error})") from None
     settings = {}
+    written_by = raw.pop(VERSION_KEY, None)
     for key, value in raw.items():
         name = key.replace("-", "_")
         if name not in SETTINGS:
+            if _is_newer(written_by):
+                raise ConfigError(
+                    f"{path}: unknown key {key!r}: the file was written by seq2seq {written_by}, "
+                    f"newer than this {__version__}; upgrade seq2seq or remove the key"
+                )
             raise ConfigError(f"{path}: unknown key {key!r}; valid keys: {', '.join(SETTINGS)}")
         settings[name] = check_setting(name, value, where=f"{path}: ")
     return settings
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for part in text.split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def _is_newer(version: Any) -> bool:
+    return isinstance(version, str) and _version_tuple(version) > _version_tuple(__version__)
 
 
 def resolve_settings(
@@ -245,6 +274,9 @@ def _toml_value(value: Any) -> str:
 def write_config(settings: Mapping[str, Any], path: str | os.PathLike) -> Path:
     """Writes settings as a flat TOML file that `load_config` reads back (`None` values left out).
 
+    The file is written atomically (a temporary file, then a rename), and its
+    first key records the version of seq2seq that wrote it.
+
     Args:
         settings: Setting name to value.
         path: The file to write.
@@ -253,8 +285,7 @@ def write_config(settings: Mapping[str, Any], path: str | os.PathLike) -> Path:
         The path written.
     """
     path = Path(path)
-    lines = [
+    lines = [f"{VERSION_KEY} = {_toml_value(__version__)}"] + [
         f"{name} = {_toml_value(value)}" for name, value in settings.items() if value is not None
     ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_text(path, "\n".join(lines) + "\n")

@@ -1,30 +1,42 @@
 """`seq2seq train`: fit a model on a data file or a built-in task and write a run folder.
 
-The run folder holds `model.keras` (vocabularies inside), `config.toml` (the
-settings, reusable with `--config`), `history.csv`, `curves.png`,
-`metrics.json` (test-split scores, as `seq2seq evaluate` computes them) and,
-for attention models, `attention.png`.
+The run folder holds `config.toml` (the settings, written first, reusable with
+`--config` and read by `--resume`), `checkpoints/` (the last few, see
+`seq2seq.training`), `history.csv` (rewritten after each epoch), and once
+training ends `model.keras` (vocabularies inside), `curves.png`, for attention
+models `attention.png`, and `metrics.json` (test-split scores, as `seq2seq
+evaluate` computes them; written last, it marks the run as finished). Every
+file is written atomically.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import shlex
+import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
+from seq2seq.atomic import atomic_path
 from seq2seq.commands import inference
 from seq2seq.commands.datasets import Dataset, load_dataset
-from seq2seq.commands.errors import CommandError
+from seq2seq.commands.errors import CommandError, TrainingDiverged, TrainingInterrupted
 from seq2seq.config import write_config
 from seq2seq.data.vocabulary import Vocabulary
 from seq2seq.models import AttentionSeq2Seq, Seq2Seq, SimpleSeq2Seq
 from seq2seq.plotting import plot_history
+from seq2seq.training.checkpoint import Checkpoint, CheckpointError
+from seq2seq.training.interrupts import InterruptWatch
+from seq2seq.training.run_folder import RunFolder
+from seq2seq.training.step_watch import Interrupted, NonFiniteLoss
+from seq2seq.training.training_run import RunSettings, TrainingRun
 
 MODEL_CLASSES = {"simple": SimpleSeq2Seq, "seq2seq": Seq2Seq, "attention": AttentionSeq2Seq}
 ATTENTION_EXAMPLES = 4
@@ -120,13 +132,90 @@ def _describe(settings: dict[str, Any], model: keras.Model, dataset: Dataset, ou
     )
 
 
-def train(settings: dict[str, Any]) -> int:
+def _prepare_folder(folder: RunFolder, settings: dict[str, Any], overwrite: bool) -> None:
+    if folder.path.exists() and not folder.path.is_dir():
+        raise CommandError(f"--out {folder.path}: not a folder")
+    if folder.holds_run() and not overwrite:
+        state = "a finished run" if folder.finished() else "an unfinished run"
+        raise CommandError(
+            f"{folder.path} holds {state}; continue it with `seq2seq train --resume "
+            f"{folder.path}`, or give --overwrite to replace it, or another --out"
+        )
+    try:
+        folder.path.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            folder.clear()
+        write_config(settings, folder.config)
+    except OSError as error:
+        raise CommandError(
+            f"--out {folder.path}: cannot write the run folder ({error.strerror or error})"
+        ) from None
+
+
+def _write(path: Path, writer) -> None:
+    """Writes one file of the run folder atomically; a failed write leaves the old file."""
+    try:
+        with atomic_path(path) as temporary:
+            writer(temporary)
+    except OSError as error:
+        raise CommandError(
+            f"{path}: cannot write ({error.strerror or error}); the earlier file, if any, is kept"
+        ) from None
+
+
+def _resume_command(folder: RunFolder) -> str:
+    return f"seq2seq train --resume {shlex.quote(str(folder.path))}"
+
+
+def _fit(run: TrainingRun, arrays, checkpoint: Checkpoint | None) -> dict[str, list[float]]:
+    folder = run.folder
+    try:
+        return run.fit(arrays["train"], arrays["validation"], resume_from=checkpoint)
+    except NonFiniteLoss as error:
+        last = run.last_checkpoint
+        kept = (
+            f"the last good checkpoint (epoch {last.epoch + 1}, step {last.position}) is in "
+            f"{folder.checkpoints}"
+            if last is not None
+            else "no checkpoint was written before it"
+        )
+        raise TrainingDiverged(f"{error}; training stopped, {kept}") from None
+    except Interrupted as stop:
+        name = signal.Signals(stop.signal).name
+        raise TrainingInterrupted(
+            f"interrupted by {name} at epoch {stop.epoch + 1}, step {stop.position}; "
+            f"checkpoint saved; resume with: {_resume_command(folder)}",
+            run.watch.exit_status,
+        ) from None
+    except CheckpointError as error:
+        raise CommandError(f"{folder.path}: cannot resume: {error}") from None
+    except OSError as error:
+        filename = error.filename or folder.checkpoints
+        raise CommandError(
+            f"{filename}: cannot write a checkpoint ({error.strerror or error}); the earlier "
+            f"checkpoints are kept; free space and resume with: {_resume_command(folder)}"
+        ) from None
+
+
+def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = False) -> int:
     """Runs `seq2seq train` with resolved settings (see `seq2seq.config.SETTINGS`).
+
+    Args:
+        settings: Every setting, resolved.
+        resume: Continue the run in `settings["out"]` from its last checkpoint.
+        overwrite: Replace an earlier run in the run folder.
 
     Returns:
         The exit status, 0.
+
+    Raises:
+        CommandError: A bad input (exit 2), a diverged loss (`TrainingDiverged`,
+            exit 3) or an interrupt (`TrainingInterrupted`, exit 130/143).
     """
     started = time.perf_counter()
+    if resume and RunFolder(settings["out"]).finished():
+        print(f"{settings['out']}: the run has finished already (metrics.json); nothing to resume")
+        return 0
     dataset = load_dataset(
         data=settings["data"],
         task=settings["task"],
@@ -141,7 +230,8 @@ def train(settings: dict[str, Any]) -> int:
         raise CommandError(
             "--validation-split: early stopping needs a validation split; expected a value > 0"
         )
-    out = Path(settings["out"] or Path("runs") / dataset.name)
+    folder = RunFolder(settings["out"] or Path("runs") / dataset.name)
+    out = folder.path
     text = dataset.kind == "text"
     if text and settings["relative"]:
         raise CommandError(
@@ -149,53 +239,70 @@ def train(settings: dict[str, Any]) -> int:
         )
     relative = settings["relative"] and not text
     arrays, shapes = _text_arrays(dataset) if text else _real_arrays(dataset, relative)
+    train_size = len(arrays["train"][0])
+    if settings["batch_size"] > train_size:
+        warnings.warn(
+            f"--batch-size {settings['batch_size']} is larger than the {train_size} training "
+            f"examples; each step uses all {train_size}",
+            stacklevel=2,
+        )
     data_seconds = time.perf_counter() - started
+    checkpoint = None
+    if resume:
+        checkpoint = folder.latest_checkpoint()
+        if checkpoint is None:
+            print(f"{out}: no checkpoint yet; starting the run again from its config.toml")
+    else:
+        _prepare_folder(folder, {**settings, "out": str(out)}, overwrite)
     seed_everything(settings["seed"])
     model = build_model(settings, shapes, text)
-    out.mkdir(parents=True, exist_ok=True)
+    if checkpoint is not None:
+        print(
+            f"Resuming {out} at epoch {checkpoint.epoch + 1}, step {checkpoint.position} "
+            f"(checkpoint {folder.checkpoint_path(checkpoint.global_step).name})",
+            flush=True,
+        )
     print(_describe(settings, model, dataset, out), flush=True)
 
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss",
-            patience=settings["patience"],
-            restore_best_weights=True,
-            verbose=1,
-        ),
-        keras.callbacks.CSVLogger(str(out / "history.csv")),
-    ]
-    fit_started = time.perf_counter()
-    history = model.fit(
-        *arrays["train"],
-        validation_data=arrays["validation"],
+    run_settings = RunSettings(
         epochs=settings["epochs"],
         batch_size=settings["batch_size"],
-        callbacks=callbacks,
+        seed=settings["seed"],
+        patience=settings["patience"],
+        checkpoint_every=settings["checkpoint_every"],
+        keep_checkpoints=settings["keep_checkpoints"],
         verbose=1 if sys.stdout.isatty() else 2,
     )
+    fit_started = time.perf_counter()
+    with InterruptWatch() as watch:
+        run = TrainingRun(model, folder, run_settings, watch)
+        history = _fit(run, arrays, checkpoint)
     fit_seconds = time.perf_counter() - fit_started
 
-    model.save(out / "model.keras")
-    write_config(settings, out / "config.toml")
+    _write(out / "model.keras", model.save)
     written = ["model.keras", "config.toml", "history.csv"]
-    plot_history(history.history, out / "curves.png")
+    _write(out / "curves.png", lambda path: plot_history(history, path))
     written.append("curves.png")
-
-    split = "test" if dataset.size("test") else "validation"
-    report = inference.score_split(model, dataset, split, relative=relative)
-    report["model"] = str(out / "model.keras")
-    report["epochs"] = len(history.history["loss"])
-    report["data_seconds"] = round(data_seconds, 1)
-    report["fit_seconds"] = round(fit_seconds, 1)
-    (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    written.append("metrics.json")
 
     (out / "attention.png").unlink(missing_ok=True)  # from an earlier run in this folder
     if text and isinstance(model, AttentionSeq2Seq):
         sources = dataset.splits["validation"]["sources"][:ATTENTION_EXAMPLES]
         predictions, attention = inference.predict_texts(model, sources, return_attention=True)
-        inference.plot_alignments(model, sources, predictions, attention, out / "attention.png")
+        _write(
+            out / "attention.png",
+            lambda path: inference.plot_alignments(model, sources, predictions, attention, path),
+        )
         written.append("attention.png")
+
+    split = "test" if dataset.size("test") else "validation"
+    report = inference.score_split(model, dataset, split, relative=relative)
+    report["model"] = str(out / "model.keras")
+    report["epochs"] = len(history["loss"])
+    report["data_seconds"] = round(data_seconds, 1)
+    report["fit_seconds"] = round(fit_seconds, 1)
+    # Written last: its presence marks the run as finished (see `--resume`).
+    _write(out / "metrics.json", lambda path: path.write_text(json.dumps(report, indent=2) + "\n"))
+    written.append("metrics.json")
 
     print(
         f"Read and encoded the data in {data_seconds:.1f} s, "

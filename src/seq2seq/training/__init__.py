@@ -1,0 +1,1 @@
+"""Long training runs: checkpoints, resuming, interrupts and run folders (see `seq2seq train`)."""

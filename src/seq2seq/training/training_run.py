@@ -1,0 +1,202 @@
+"""One training run: an epoch loop over `fit` with checkpoints, early stopping and resuming."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import keras
+import numpy as np
+
+from seq2seq.callbacks.resumable_early_stopping import ResumableEarlyStopping
+from seq2seq.callbacks.run_progress import RunProgress
+from seq2seq.training.checkpoint import Checkpoint, CheckpointError, epoch_order
+from seq2seq.training.interrupts import InterruptWatch
+from seq2seq.training.run_folder import RunFolder
+from seq2seq.training.step_watch import Interrupted, NonFiniteLoss, StepWatch
+
+Arrays = tuple[np.ndarray, np.ndarray]
+
+
+@dataclasses.dataclass
+class RunSettings:
+    """How a run trains.
+
+    Args:
+        epochs: The most epochs.
+        batch_size: Examples per step.
+        seed: Seeds the data order (`epoch_order`).
+        patience: Epochs without a lower validation loss before stopping.
+        checkpoint_every: Steps between checkpoints inside an epoch (0: none);
+            one is always written at the end of each epoch.
+        keep_checkpoints: How many of the newest checkpoints to keep.
+        verbose: Keras' progress output: 1 a bar, 2 a line per epoch, 0 none.
+    """
+
+    epochs: int
+    batch_size: int
+    seed: int
+    patience: int
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    verbose: int = 2
+
+
+class TrainingRun:
+    """Trains a compiled model for a run folder, one `fit` call per epoch, and can resume.
+
+    Each epoch visits the training examples in `epoch_order(n, seed, epoch)`,
+    so a run resumed from a checkpoint after `position` batches of an epoch
+    trains the remaining batches of the same order and ends with the same
+    weights, history and early-stopping decisions as a run never interrupted.
+
+    Args:
+        model: A compiled seq2seq model.
+        folder: The run folder (checkpoints and `history.csv` go there).
+        settings: A `RunSettings`.
+        watch: The `InterruptWatch` the caller entered, or `None` for none.
+
+    Example:
+
+    >>> from seq2seq.training.training_run import RunSettings, TrainingRun
+    >>> run = TrainingRun(model, RunFolder("runs/x"), RunSettings(4, 64, 0, 3))  # doctest: +SKIP
+    >>> history = run.fit((x, y), (x_val, y_val))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        folder: RunFolder,
+        settings: RunSettings,
+        watch: InterruptWatch | None = None,
+    ):
+        self.model = model
+        self.folder = folder
+        self.settings = settings
+        self.watch = watch or InterruptWatch()
+        self.history: dict[str, list[float]] = {}
+        self.stopping = ResumableEarlyStopping(
+            monitor="val_loss",
+            patience=settings.patience,
+            restore_best_weights=True,
+            verbose=1 if settings.verbose else 0,
+        )
+        self.stopping.set_model(model)
+        self.steps = StepWatch(self._save, settings.checkpoint_every, self.watch)
+        self.steps.set_model(model)
+        self._train_size = 0
+        self.last_checkpoint: Checkpoint | None = None
+
+    @property
+    def epochs_trained(self) -> int:
+        """Epochs whose results are in `history`."""
+        return len(self.history.get("loss", []))
+
+    def num_batches(self, size: int) -> int:
+        """Steps per epoch for `size` training examples."""
+        return math.ceil(size / self.settings.batch_size)
+
+    def _state(self, epoch: int, position: int) -> dict[str, Any]:
+        return {
+            "epoch": epoch,
+            "position": position,
+            "global_step": self.steps.global_step,
+            "train_size": self._train_size,
+            "batch_size": self.settings.batch_size,
+            "seed": self.settings.seed,
+            "history": self.history,
+            "early_stopping": self.stopping.get_state(),
+        }
+
+    def _save(self, epoch: int, position: int) -> None:
+        # A callback's `model` holds the current values (on JAX it syncs them mid-epoch).
+        checkpoint = Checkpoint.capture(
+            self.steps.model, self._state(epoch, position), self.stopping.best_weights
+        )
+        self.folder.save_checkpoint(checkpoint, self.settings.keep_checkpoints)
+        self.last_checkpoint = checkpoint
+
+    def resume(self, checkpoint: Checkpoint, train_size: int) -> None:
+        """Loads a checkpoint's weights, optimizer, history and early-stopping state.
+
+        Raises:
+            CheckpointError: The checkpoint belongs to other data or another model.
+        """
+        state = checkpoint.state
+        expected = {"train_size": train_size, "batch_size": self.settings.batch_size,
+                    "seed": self.settings.seed}  # fmt: skip
+        for key, value in expected.items():
+            if state.get(key) != value:
+                raise CheckpointError(
+                    f"the checkpoint was written for {key} {state.get(key)}, but the run now has "
+                    f"{key} {value}: the data or the settings changed since"
+                )
+        _build_for_restore(self.model)
+        checkpoint.restore(self.model)
+        self.history = {key: list(values) for key, values in state["history"].items()}
+        self.stopping.set_state(state["early_stopping"], checkpoint.arrays.get("best"))
+        self.steps.global_step = checkpoint.global_step
+        self.last_checkpoint = checkpoint
+
+    def fit(self, train: Arrays, validation: Arrays, resume_from: Checkpoint | None = None):
+        """Trains until the last epoch or early stopping; returns the history.
+
+        Args:
+            train: `(x, y)` training arrays.
+            validation: `(x, y)` validation arrays.
+            resume_from: A checkpoint to continue from, if any.
+
+        Returns:
+            Metric name to one value per epoch (the whole run's, resumed or not).
+
+        Raises:
+            NonFiniteLoss: A loss became NaN or infinite (nothing more is saved).
+            Interrupted: SIGINT or SIGTERM arrived; a checkpoint was written first.
+        """
+        x, y = train
+        self._train_size = len(x)
+        num_batches = self.num_batches(len(x))
+        epoch, position = 0, 0
+        if resume_from is not None:
+            self.resume(resume_from, len(x))
+            epoch, position = resume_from.epoch, resume_from.position
+        progress = RunProgress(self.settings.epochs, self.settings.verbose)
+        callbacks = [progress, self.steps, self.stopping]
+        batch = self.settings.batch_size
+        while epoch < self.settings.epochs and not self.stopping.stopped:
+            order = epoch_order(len(x), self.settings.seed, epoch)[position * batch :]
+            self.steps.begin_epoch(epoch, position, num_batches, resume_from if position else None)
+            result = self.model.fit(
+                x[order],
+                y[order],
+                batch_size=batch,
+                shuffle=False,
+                initial_epoch=epoch,
+                epochs=epoch + 1,
+                validation_data=validation,
+                callbacks=callbacks,
+                verbose=0,
+            )
+            for key, values in result.history.items():
+                self.history.setdefault(key, []).append(float(values[-1]))
+            val_loss = self.history.get("val_loss", [0.0])[-1]
+            if not math.isfinite(val_loss):
+                raise NonFiniteLoss(epoch, None, val_loss)
+            epoch, position = epoch + 1, 0
+            self._save(epoch, 0)
+            self.folder.write_history(self.history)
+            if self.watch.signal is not None and (
+                epoch < self.settings.epochs and not self.stopping.stopped
+            ):
+                raise Interrupted(self.watch.signal, epoch, 0)
+        self.stopping.restore_best()
+        return self.history
+
+
+def _build_for_restore(model: keras.Model) -> None:
+    """Creates the model's and the optimizer's variables so a checkpoint can fill them."""
+    if not model.built:
+        model.build()
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
