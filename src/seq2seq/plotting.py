@@ -21,6 +21,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from seq2seq.atomic import atomic_path
+
 VALIDATION_PREFIX = "val_"
 VISIBLE_SPACE = "\u2423"
 
@@ -34,7 +36,8 @@ def _label(token: Any) -> str:
 def _save(figure: Figure, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100, bbox_inches="tight")
+    with atomic_path(path) as temporary:  # a crash never leaves half a picture
+        figure.savefig(temporary, dpi=100, bbox_inches="tight")
     return path
 
 

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from seq2seq.atomic import write_text
 from seq2seq.commands import inference
 from seq2seq.commands.datasets import load_dataset
+from seq2seq.commands.errors import CommandError
 
 
 def _task_sample(recorded: dict[str, Any], task: str, max_examples: int | None, seed: int | None):
@@ -72,7 +74,10 @@ def evaluate(
     report["model"] = str(model_path)
     output = Path(json_path) if json_path else default_json_path(model_path, dataset.description)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    try:
+        write_text(output, json.dumps(report, indent=2) + "\n")
+    except OSError as error:
+        raise CommandError(f"{output}: cannot write ({error.strerror or error})") from None
     print(inference.format_report(report))
     print(f"Wrote {output}")
     return 0

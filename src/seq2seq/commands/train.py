@@ -11,6 +11,7 @@ file is written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import shlex
@@ -24,7 +25,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from seq2seq.atomic import atomic_path
+from seq2seq.atomic import atomic_path, write_text
 from seq2seq.commands import inference
 from seq2seq.commands.datasets import Dataset, load_dataset
 from seq2seq.commands.errors import CommandError, TrainingDiverged, TrainingInterrupted
@@ -152,11 +153,11 @@ def _prepare_folder(folder: RunFolder, settings: dict[str, Any], overwrite: bool
         ) from None
 
 
-def _write(path: Path, writer) -> None:
-    """Writes one file of the run folder atomically; a failed write leaves the old file."""
+@contextlib.contextmanager
+def _writing(path: Path):
+    """Reports a failed write of a run file on one line (the file is written atomically)."""
     try:
-        with atomic_path(path) as temporary:
-            writer(temporary)
+        yield
     except OSError as error:
         raise CommandError(
             f"{path}: cannot write ({error.strerror or error}); the earlier file, if any, is kept"
@@ -279,19 +280,19 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
         history = _fit(run, arrays, checkpoint)
     fit_seconds = time.perf_counter() - fit_started
 
-    _write(out / "model.keras", model.save)
+    with _writing(out / "model.keras"), atomic_path(out / "model.keras") as temporary:
+        model.save(temporary)
     written = ["model.keras", "config.toml", "history.csv"]
-    _write(out / "curves.png", lambda path: plot_history(history, path))
+    with _writing(out / "curves.png"):
+        plot_history(history, out / "curves.png")
     written.append("curves.png")
 
     (out / "attention.png").unlink(missing_ok=True)  # from an earlier run in this folder
     if text and isinstance(model, AttentionSeq2Seq):
         sources = dataset.splits["validation"]["sources"][:ATTENTION_EXAMPLES]
         predictions, attention = inference.predict_texts(model, sources, return_attention=True)
-        _write(
-            out / "attention.png",
-            lambda path: inference.plot_alignments(model, sources, predictions, attention, path),
-        )
+        with _writing(out / "attention.png"):
+            inference.plot_alignments(model, sources, predictions, attention, out / "attention.png")
         written.append("attention.png")
 
     split = "test" if dataset.size("test") else "validation"
@@ -301,7 +302,8 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
     report["data_seconds"] = round(data_seconds, 1)
     report["fit_seconds"] = round(fit_seconds, 1)
     # Written last: its presence marks the run as finished (see `--resume`).
-    _write(out / "metrics.json", lambda path: path.write_text(json.dumps(report, indent=2) + "\n"))
+    with _writing(out / "metrics.json"):
+        write_text(out / "metrics.json", json.dumps(report, indent=2) + "\n")
     written.append("metrics.json")
 
     print(
