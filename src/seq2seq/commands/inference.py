@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from seq2seq import metrics
+from seq2seq import metrics, models
 from seq2seq.commands.datasets import Dataset
 from seq2seq.commands.errors import CommandError
 from seq2seq.config import PREDICT_BATCH_SIZE, ConfigError, load_config
@@ -29,25 +29,28 @@ G2P_TASK = "g2p"
 def load_model(path: str | os.PathLike) -> Seq2SeqModel:
     """Loads a `.keras` file written by `seq2seq train` (or any saved seq2seq model).
 
+    A thin wrapper of `seq2seq.models.load_model` (safe mode, and files that
+    carry code refused before Keras reads them) for the commands.
+
+    Args:
+        path: The `.keras` file.
+
+    Returns:
+        The model, not compiled.
+
     Raises:
-        CommandError: The file is missing or is not a loadable Keras model.
+        CommandError: The file is missing, is not a loadable `.keras` file,
+            carries code, or holds another kind of model (one line naming the file).
+
+    Example:
+
+    >>> from seq2seq.commands.inference import load_model
+    >>> model = load_model("runs/dates/model.keras")  # doctest: +SKIP
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CommandError(f"{path}: file not found")
     try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many types for a bad archive.
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise CommandError(
-            f"{path}: cannot load the model ({type(error).__name__}: {first_line})"
-        ) from None
-    if not isinstance(model, Seq2SeqModel):
-        raise CommandError(
-            f"{path}: expected a seq2seq model (SimpleSeq2Seq, Seq2Seq or AttentionSeq2Seq), "
-            f"found a {type(model).__name__}"
-        )
-    return model
+        return models.load_model(path, compile=False)
+    except (FileNotFoundError, ValueError) as error:
+        raise CommandError(str(error)) from None
 
 
 def is_text_model(model: keras.Model) -> bool:
