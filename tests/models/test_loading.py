@@ -157,6 +157,7 @@ def test_archive_without_config(tmp_path):
         load_model(tmp_path / "empty.keras")
 
 
+@pytest.mark.filterwarnings("ignore:Skipping nested container")
 def test_keras_failure_after_the_checks_is_one_line(saved, tmp_path):
     def break_weights(config):
         config["config"]["hidden_dim"] = 5  # the weights no longer fit
