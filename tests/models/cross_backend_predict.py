@@ -8,6 +8,8 @@ the one that saved the models:
 For each NAME it loads `FOLDER/NAME.keras` and stores, under NAME in OUT.npz, the
 greedy `generate` ids of a token model on `FOLDER/inputs.npz[NAME]` (and under
 NAME_log_probs their log-probabilities), or the `predict` output of a real-valued model.
+For a NAME with targets `inputs.npz[NAME_y]` it also loads the model compiled and
+stores its optimizer step count and the loss of one more `fit` step on them.
 """
 
 import os
@@ -39,6 +41,11 @@ def main(folder, out, names):
             results[f"{name}_log_probs"] = generated["log_probs"]
         else:
             results[name] = model.predict(x, verbose=0)
+        if f"{name}_y" in inputs:  # also train it further: compiled as saved
+            model = load_model(os.path.join(folder, f"{name}.keras"), compile=True)
+            results[f"{name}_iterations"] = int(model.optimizer.iterations)
+            history = model.fit(x, inputs[f"{name}_y"], batch_size=len(x), verbose=0)
+            results[f"{name}_fit_loss"] = history.history["loss"][0]
     np.savez(out, backend=keras.backend.backend(), **results)
 
 

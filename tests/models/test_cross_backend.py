@@ -4,7 +4,10 @@ Six models (three classes, token and real-valued) are trained for twenty small
 steps here, so that greedy decoding emits varied tokens with clear margins, and
 saved; one fresh process per other backend (`cross_backend_predict.py`) loads them
 with `seq2seq.models.load_model` and writes its predictions: token ids must be
-identical (and their log-probabilities within 1e-5), real values within 1e-5. Each backend's suite runs this test, so every direction
+identical (and their log-probabilities within 1e-5), real values within 1e-5. One
+model is also loaded compiled and trained one step further, with the same loss: the
+saved `jit_compile` (XLA on JAX) must not follow it to TensorFlow, where XLA cannot
+differentiate the decoder's loop. Each backend's suite runs this test, so every direction
 (saved on A, loaded on B) is covered.
 """
 
@@ -25,10 +28,12 @@ BACKENDS = ("jax", "tensorflow", "torch")
 OTHERS = [name for name in BACKENDS if name != keras.backend.backend()]
 SCRIPT = Path(__file__).with_name("cross_backend_predict.py")
 CLASSES = {"simple": SimpleSeq2Seq, "seq2seq": Seq2Seq, "attention": AttentionSeq2Seq}
+NAMES = [f"{label}_{kind}" for kind in ("token", "real") for label in CLASSES]
 SOURCES = ["abc", "hello", "dog", "keras"]
 TARGETS = ["cba", "olleh", "god", "sarek"]
 BATCH, LENGTH, FEATURES, OUT_LENGTH, OUT_FEATURES, HIDDEN = 4, 5, 3, 4, 2, 8
 EPOCHS = 10  # of two steps each
+FIT = "attention_token"  # also loaded compiled (`compile=True`) and trained one step further
 
 
 def _token_model(cls):
@@ -80,6 +85,11 @@ def saved(tmp_path_factory):
                 expected[name] = generated["ids"]
                 expected[f"{name}_log_probs"] = generated["log_probs"]
                 assert (generated["ids"] > 2).any(), f"{name} emits only reserved ids"
+                if name == FIT:
+                    inputs[f"{name}_y"] = y
+                    expected[f"{name}_iterations"] = np.array(2 * EPOCHS)
+                    history = model.fit(x, y, batch_size=len(x), verbose=0)
+                    expected[f"{name}_fit_loss"] = np.array(history.history["loss"][0])
             else:
                 expected[name] = model.predict(x, verbose=0)
     np.savez(folder / "inputs.npz", **inputs)
@@ -94,7 +104,7 @@ def test_saved_here_predicts_the_same_on(other, saved, tmp_path):
     out = tmp_path / f"{other}.npz"
     env = {**os.environ, "KERAS_BACKEND": other, "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), str(folder), str(out), *sorted(inputs)],
+        [sys.executable, str(SCRIPT), str(folder), str(out), *NAMES],
         env=env,
         capture_output=True,
         text=True,

@@ -187,12 +187,13 @@ class Seq2SeqModel(keras.Model):
         super().compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile, **kwargs)
 
     def compile_from_config(self, config):
-        """Compiles a loaded model as it was saved.
+        """Compiles a loaded model as it was saved, on any backend.
 
         Keras skips this step for models that override `compile`, which left a loaded
-        model marked compiled but without optimizer or loss.
+        model marked compiled but without optimizer or loss. The config is made
+        portable first (see `_portable_compile_config`).
         """
-        self.compile(**keras.saving.deserialize_keras_object(config))
+        self.compile(**keras.saving.deserialize_keras_object(_portable_compile_config(config)))
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
@@ -481,3 +482,23 @@ def _serialize(obj):
 
 def _deserialize(obj):
     return keras.saving.deserialize_keras_object(obj) if isinstance(obj, dict) else obj
+
+
+def _portable_compile_config(config):
+    """A saved compile config without what belongs to the backend that saved it.
+
+    The saved `jit_compile` is the value that backend resolved (XLA on JAX); on
+    TensorFlow, XLA cannot differentiate the decoder's loop, so it is `"auto"` again
+    (call `compile` to choose otherwise). On PyTorch Keras saves the optimizer under
+    its backend class (`keras.src.backend.torch.optimizers.torch_adam.Adam`), which
+    another backend would import and fail to run; it becomes the public class.
+    """
+    config = {**config, "jit_compile": "auto"}
+    optimizer = config.get("optimizer")
+    if (
+        isinstance(optimizer, dict)
+        and str(optimizer.get("module")).startswith("keras.src.backend.")
+        and isinstance(getattr(keras.optimizers, str(optimizer.get("class_name")), None), type)
+    ):
+        config["optimizer"] = {**optimizer, "module": "keras.optimizers", "registered_name": None}
+    return config
