@@ -154,13 +154,14 @@ def _prepare_folder(folder: RunFolder, settings: dict[str, Any], overwrite: bool
 
 
 @contextlib.contextmanager
-def _writing(path: Path):
+def _writing(path: Path, folder: RunFolder):
     """Reports a failed write of a run file on one line (the file is written atomically)."""
     try:
         yield
     except OSError as error:
         raise CommandError(
-            f"{path}: cannot write ({error.strerror or error}); the earlier file, if any, is kept"
+            f"{path}: cannot write ({error.strerror or error}); the earlier file, if any, is "
+            f"kept; free space and finish the run with: {_resume_command(folder)}"
         ) from None
 
 
@@ -280,10 +281,10 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
         history = _fit(run, arrays, checkpoint)
     fit_seconds = time.perf_counter() - fit_started
 
-    with _writing(out / "model.keras"), atomic_path(out / "model.keras") as temporary:
+    with _writing(out / "model.keras", folder), atomic_path(out / "model.keras") as temporary:
         model.save(temporary)
     written = ["model.keras", "config.toml", "history.csv"]
-    with _writing(out / "curves.png"):
+    with _writing(out / "curves.png", folder):
         plot_history(history, out / "curves.png")
     written.append("curves.png")
 
@@ -291,7 +292,7 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
     if text and isinstance(model, AttentionSeq2Seq):
         sources = dataset.splits["validation"]["sources"][:ATTENTION_EXAMPLES]
         predictions, attention = inference.predict_texts(model, sources, return_attention=True)
-        with _writing(out / "attention.png"):
+        with _writing(out / "attention.png", folder):
             inference.plot_alignments(model, sources, predictions, attention, out / "attention.png")
         written.append("attention.png")
 
@@ -302,7 +303,7 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
     report["data_seconds"] = round(data_seconds, 1)
     report["fit_seconds"] = round(fit_seconds, 1)
     # Written last: its presence marks the run as finished (see `--resume`).
-    with _writing(out / "metrics.json"):
+    with _writing(out / "metrics.json", folder):
         write_text(out / "metrics.json", json.dumps(report, indent=2) + "\n")
     written.append("metrics.json")
 
