@@ -138,7 +138,7 @@ def test_model_of_another_kind(tmp_path):
 def test_not_a_keras_file(saved, tmp_path):
     (tmp_path / "model.h5").write_bytes(saved[0].read_bytes())
     message = (
-        r"model.h5: cannot load the model \(expected a `.keras` file, received a `.h5` extension\)$"
+        r"model.h5: cannot load the model \(expected a `.keras` file, received a `.h5` file\)$"
     )
     with pytest.raises(ValueError, match=message):
         load_model(tmp_path / "model.h5")

@@ -116,9 +116,8 @@ def read_config(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise ValueError(f"{cannot} (expected a `.keras` file, received a folder)")
     if path.suffix != ".keras":
-        raise ValueError(
-            f"{cannot} (expected a `.keras` file, received a `{path.suffix or 'no'}` extension)"
-        )
+        received = f"a `{path.suffix}` file" if path.suffix else "a file without an extension"
+        raise ValueError(f"{cannot} (expected a `.keras` file, received {received})")
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
