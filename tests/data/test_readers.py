@@ -73,7 +73,7 @@ def test_not_utf8(tmp_path):
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(DataFileError, match=r"nope\.tsv: file not found"):
         read_pairs(tmp_path / "nope.tsv")
-    with pytest.raises(DataFileError, match=r"empty\.tsv: no \(source, target\) pairs found"):
+    with pytest.raises(DataFileError, match=r"empty\.tsv: the file is empty \(no line with text\)"):
         read_pairs(write(tmp_path, "empty.tsv", "\n  \n"))
 
 
@@ -112,7 +112,7 @@ def test_read_arrays(tmp_path):
         ),
         (
             {"x": np.zeros((2, 3, 1)), "y": np.array([[[0.0], [np.nan]]])},
-            "array 'y' has a non-finite value at index (0, 1, 0)",
+            "array 'y' has NaN in row 0 (at index (0, 1, 0)); expected finite values",
         ),
     ],
 )

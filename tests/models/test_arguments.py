@@ -237,7 +237,8 @@ def test_token_data_checks():
     ):
         model.predict(ids[..., None], verbose=0)
     with pytest.raises(
-        ValueError, match=r"Invalid input `y`. Expected token ids in \[0, 5\).*Received id -1"
+        ValueError,
+        match=r"Invalid targets `y`. Expected token ids in \[0, 5\).*Received id -1 in row 0",
     ):
         model.fit(ids, np.array([[1, 2, -1]]), verbose=0)
     with pytest.raises(ValueError, match=r"Invalid targets `y`. Expected a rank-2 array"):

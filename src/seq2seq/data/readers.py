@@ -23,6 +23,11 @@ def _check_column(value: object, name: str) -> int:
     return value
 
 
+def _check_not_folder(path: Path) -> None:
+    if path.is_dir():
+        raise DataFileError(path, "is a folder; expected a data file")
+
+
 def _split_line(text: str, delimiter: str) -> list[str]:
     if delimiter == ",":
         # Commas appear inside text, so comma files follow CSV quoting rules.
@@ -56,9 +61,10 @@ def read_pairs(
         Two lists of equal length: the sources and the targets.
 
     Raises:
-        DataFileError: The file is missing, is not UTF-8, holds no pairs, or a
-            line lacks a column or has an empty source or target. The message
-            names the file and the 1-based line number.
+        DataFileError: The file is missing or a folder, is not UTF-8, holds a
+            NUL byte or no pairs, or a line lacks a column or has an empty
+            source or target. The message names the file and the 1-based line
+            number.
 
     Example:
 
@@ -81,6 +87,7 @@ def read_pairs(
             f"different columns. Received: source_column={source_column}, "
             f"target_column={target_column}"
         )
+    _check_not_folder(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -92,6 +99,7 @@ def read_pairs(
     needed = max(source_column, target_column) + 1
     sources, targets = [], []
     header_pending = skip_header
+    header_line = None
     for number, raw in enumerate(data.split(b"\n"), start=1):
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
@@ -105,10 +113,17 @@ def read_pairs(
                 "save the file with UTF-8 encoding",
                 line=number,
             ) from None
+        if "\0" in text:
+            raise DataFileError(
+                path,
+                f"NUL byte (0x00) at column {text.index(chr(0)) + 1}; expected a text file",
+                line=number,
+            )
         if not text.strip():
             continue
         if header_pending:
             header_pending = False
+            header_line = number
             continue
         try:
             fields = _split_line(text, delimiter)
@@ -132,7 +147,14 @@ def read_pairs(
         sources.append(source)
         targets.append(target)
     if not sources:
-        raise DataFileError(path, "no (source, target) pairs found")
+        if header_line is not None:
+            raise DataFileError(
+                path, f"no (source, target) pairs after the header on line {header_line}"
+            )
+        raise DataFileError(
+            path,
+            "the file is empty (no line with text); expected one (source, target) pair per line",
+        )
     return sources, targets
 
 
@@ -148,9 +170,10 @@ def read_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         `(x, y)` as finite float32 arrays.
 
     Raises:
-        DataFileError: The file is missing or not an `.npz` archive, or an array
-            is missing, not numeric, not rank 3, not finite, or the two disagree
-            on the number of samples.
+        DataFileError: The file is missing, a folder or not an `.npz` archive,
+            or an array is missing, not numeric, not rank 3, not finite (the
+            message names the row), or the two disagree on the number of
+            samples or hold none.
 
     Example:
 
@@ -158,6 +181,7 @@ def read_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     >>> x, y = read_arrays("series.npz")  # doctest: +SKIP
     """
     path = Path(path)
+    _check_not_folder(path)
     try:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -192,8 +216,12 @@ def read_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
             array = array.astype(np.float32)
             if not np.isfinite(array).all():
                 position = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+                value = array[position]
+                shown = "NaN" if np.isnan(value) else repr(float(value))
                 raise DataFileError(
-                    path, f"array '{key}' has a non-finite value at index {position}"
+                    path,
+                    f"array '{key}' has {shown} in row {position[0]} (at index {position}); "
+                    "expected finite values",
                 )
             arrays[key] = array
     if len(arrays["x"]) != len(arrays["y"]):
@@ -201,5 +229,11 @@ def read_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
             path,
             f"arrays 'x' and 'y' must have the same number of samples, found "
             f"{len(arrays['x'])} and {len(arrays['y'])}",
+        )
+    if not len(arrays["x"]):
+        raise DataFileError(
+            path,
+            f"arrays 'x' and 'y' hold no samples (shapes {arrays['x'].shape} and "
+            f"{arrays['y'].shape}); expected at least one",
         )
     return arrays["x"], arrays["y"]

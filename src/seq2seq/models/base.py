@@ -261,22 +261,42 @@ class Seq2SeqModel(keras.Model):
             )
 
     def check_data(self, x, y=None):
-        """Checks the rank, feature size and id range of array data before Keras sees it."""
+        """Checks array data before Keras sees it: rank, feature size, dtype, token id range,
+        finite values, non-empty, `y`'s time steps (`output_length`) and matching row counts."""
         if isinstance(x, np.ndarray):
             self._check_input_tensor(x)
             if self.token_input:
-                _check_ids("x", x, self.input_vocab_size, "input_vocab_size")
+                _check_ids("input", "x", x, self.input_vocab_size, "input_vocab_size")
+            else:
+                _check_values("input", "x", x)
+            if len(x) == 0:
+                raise ValueError(
+                    f"Invalid input `x`. Expected a non-empty batch. Received shape {x.shape}."
+                )
         if isinstance(y, np.ndarray):
             if self.token_mode:
                 if y.ndim != 2:
                     raise ValueError(
                         f"Invalid targets `y`. Expected a rank-2 array (batch, time) of token ids. Received shape {y.shape}."
                     )
-                _check_ids("y", y, self.output_vocab_size, "output_vocab_size")
-            elif y.ndim != 3 or y.shape[-1] != self.output_dim:
+                _check_ids("targets", "y", y, self.output_vocab_size, "output_vocab_size")
+            else:
+                if y.ndim != 3 or y.shape[-1] != self.output_dim:
+                    raise ValueError(
+                        f"Invalid targets `y`. Expected shape (batch, time, {self.output_dim}). Received shape {y.shape}."
+                    )
+                _check_values("targets", "y", y)
+            if y.shape[1] != self.output_length:
                 raise ValueError(
-                    f"Invalid targets `y`. Expected shape (batch, time, {self.output_dim}). Received shape {y.shape}."
+                    f"Invalid targets `y`. Expected {self.output_length} time steps "
+                    f"(output_length={self.output_length}). Received shape {y.shape} with "
+                    f"{y.shape[1]} time steps."
                 )
+        if isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and len(x) != len(y):
+            raise ValueError(
+                "Invalid inputs `x` and `y`. Expected the same number of rows (samples). "
+                f"Received {len(x)} rows in `x` and {len(y)} in `y`."
+            )
 
     # Layer construction shared by the models ----------------------------------------------
 
@@ -460,20 +480,41 @@ class Seq2SeqModel(keras.Model):
         return {**super().get_config(), **config}
 
 
-def _check_ids(name, ids, vocab_size, vocab_name):
-    if ids.size == 0:
-        return
+def _check_ids(kind, name, ids, vocab_size, vocab_name):
+    """Token ids of input or targets `name`: integers in [0, vocab_size)."""
     if not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(
-            f"Invalid input `{name}`. Expected integer token ids. Received dtype {ids.dtype}."
+            f"Invalid {kind} `{name}`. Expected integer token ids. Received dtype {ids.dtype}."
         )
+    if ids.size == 0:
+        return
     low, high = int(ids.min()), int(ids.max())
     if low < 0 or high >= vocab_size:
         bad = low if low < 0 else high
+        row = int(np.argwhere(ids == bad)[0][0])
         raise ValueError(
-            f"Invalid input `{name}`. Expected token ids in [0, {vocab_size}) ({vocab_name}={vocab_size}). "
-            f"Received id {bad}."
+            f"Invalid {kind} `{name}`. Expected token ids in [0, {vocab_size}) ({vocab_name}={vocab_size}). "
+            f"Received id {bad} in row {row}."
         )
+
+
+def _check_values(kind, name, values):
+    """Real-valued input or targets `name`: numbers, all finite (the first bad row is named)."""
+    if not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
+        raise TypeError(
+            f"Invalid {kind} `{name}`. Expected an array of numbers. Received dtype {values.dtype}."
+        )
+    if not np.issubdtype(values.dtype, np.inexact):
+        return
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    position = tuple(np.argwhere(~finite)[0])
+    value = float(np.real(values[position]))
+    shown = "NaN" if np.isnan(value) else repr(value)
+    raise ValueError(
+        f"Invalid {kind} `{name}`. Expected finite values. Received {shown} in row {position[0]}."
+    )
 
 
 def _serialize(obj):
