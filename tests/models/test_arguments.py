@@ -165,6 +165,34 @@ def test_other_invalid_values(model_cls, kwargs, name):
 
 
 @pytest.mark.parametrize("model_cls", MODELS)
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        # Zero sizes used to fall back to the defaults (`hidden_dim or output_dim`).
+        ({"hidden_dim": 0}, "hidden_dim"),
+        ({"embedding_dim": 0}, "embedding_dim"),
+        ({"input_vocab_size": 5, "embedding_dim": 0}, "embedding_dim"),
+        ({"output_vocab_size": 5, "output_dim": None, "embedding_dim": 0}, "embedding_dim"),
+        # Batch sizes and input lengths were never checked: (0, None, 3) built a model.
+        ({"input_length": 0}, "input_length"),
+        ({"input_length": -2}, "input_length"),
+        ({"input_length": 2.5}, "input_length"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": "2"}, "batch_size"),
+        ({"input_shape": (0, 3), "batch_size": -1}, "batch_size"),
+        ({"input_shape": (0, 3)}, "input_shape"),
+        ({"input_vocab_size": 5, "input_shape": (-1,)}, "input_shape"),
+        ({"batch_input_shape": (0, 5, 3)}, "batch_input_shape"),
+        ({"batch_input_shape": (2, 1.5, 3)}, "batch_input_shape"),
+    ],
+)
+def test_zero_or_malformed_sizes(model_cls, kwargs, name):
+    with pytest.raises(ValueError, match=rf"argument `{name}`. Expected .*positive int") as info:
+        model_cls(**{**BASE, "input_dim": 3, **kwargs})
+    assert f"Received: {name}={kwargs[name]!r}" in str(info.value)
+
+
+@pytest.mark.parametrize("model_cls", MODELS)
 def test_unknown_output_activation(model_cls):
     with pytest.raises(ValueError, match="no_such_activation"):
         model_cls(input_dim=3, output_activation="no_such_activation", **BASE)

@@ -71,9 +71,30 @@ def resolve_input_shape(
             f"Invalid value for argument `{name}`. Expected a shape of rank {expected_rank}, {kind}. "
             f"Received: {name}={value!r}"
         )
+    if batch_input_shape is None:
+        _check_dim(shape[0], "batch_size", batch_size)
+    else:
+        _check_dim(shape[0], name, value, what="the batch size")
+    if name == "input_dim":
+        _check_dim(shape[1], "input_length", input_length)
+    else:
+        _check_dim(shape[1], name, value, what="the input length")
     if not token_mode and not _is_positive_int(shape[-1]):
         raise ValueError(
             "Invalid value for argument `input_dim`. Expected a positive int, given directly or through "
             f"`input_shape` or `batch_input_shape`. Received: input_dim={shape[-1]!r}"
         )
     return shape
+
+
+def _check_dim(dim, name: str, value, what: str | None = None) -> None:
+    """Raises a `ValueError` naming argument `name` unless `dim` is None or a positive int.
+
+    `what` says which entry of a shape argument `dim` is ("the batch size").
+    """
+    if dim is None or _is_positive_int(dim):
+        return
+    expected = "None or a positive int" + (f" as {what}" if what else "")
+    raise ValueError(
+        f"Invalid value for argument `{name}`. Expected {expected}. Received: {name}={value!r}"
+    )

@@ -69,12 +69,16 @@ class Seq2SeqModel(keras.Model):
         output_dim = output_vocab_size if self.token_mode else output_dim
         self.output_dim = arguments.check_positive("output_dim", output_dim)
         self.output_length = arguments.check_positive("output_length", output_length)
-        default_hidden = embedding_dim or 64 if self.token_mode else output_dim
-        self.hidden_dim = arguments.check_positive("hidden_dim", hidden_dim or default_hidden)
-        self.embedding_dim = arguments.check_positive(
-            "embedding_dim",
-            embedding_dim or (self.hidden_dim if (self.token_mode or self.token_input) else None),
-            allow_none=not (self.token_mode or self.token_input),
+        # `is None`, not `or`: a zero size is a mistake to report, not a request for the default.
+        arguments.check_positive("embedding_dim", embedding_dim, allow_none=True)
+        if hidden_dim is None:
+            hidden_dim_or_default = (embedding_dim or 64) if self.token_mode else output_dim
+        else:
+            hidden_dim_or_default = hidden_dim
+        self.hidden_dim = arguments.check_positive("hidden_dim", hidden_dim_or_default)
+        uses_embedding = self.token_mode or self.token_input
+        self.embedding_dim = (
+            self.hidden_dim if embedding_dim is None and uses_embedding else embedding_dim
         )
         self.input_vocab_size = input_vocab_size
         self.output_vocab_size = output_vocab_size
