@@ -37,7 +37,7 @@ from seq2seq.training.checkpoint import Checkpoint, CheckpointError
 from seq2seq.training.interrupts import InterruptWatch
 from seq2seq.training.run_folder import RunFolder
 from seq2seq.training.step_watch import Interrupted, NonFiniteLoss
-from seq2seq.training.training_run import RunSettings, TrainingRun
+from seq2seq.training.training_run import RunSettings, TrainingRun, check_resumable
 
 MODEL_CLASSES = {"simple": SimpleSeq2Seq, "seq2seq": Seq2Seq, "attention": AttentionSeq2Seq}
 ATTENTION_EXAMPLES = 4
@@ -249,11 +249,25 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
             stacklevel=2,
         )
     data_seconds = time.perf_counter() - started
+    run_settings = RunSettings(
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        seed=settings["seed"],
+        patience=settings["patience"],
+        checkpoint_every=settings["checkpoint_every"],
+        keep_checkpoints=settings["keep_checkpoints"],
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
     checkpoint = None
     if resume:
         checkpoint = folder.latest_checkpoint()
         if checkpoint is None:
             print(f"{out}: no checkpoint yet; starting the run again from its config.toml")
+        else:
+            try:
+                check_resumable(checkpoint, train_size, run_settings)
+            except CheckpointError as error:
+                raise CommandError(f"{out}: cannot resume: {error}") from None
     else:
         _prepare_folder(folder, {**settings, "out": str(out)}, overwrite)
     seed_everything(settings["seed"])
@@ -266,15 +280,6 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
         )
     print(_describe(settings, model, dataset, out), flush=True)
 
-    run_settings = RunSettings(
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
-        seed=settings["seed"],
-        patience=settings["patience"],
-        checkpoint_every=settings["checkpoint_every"],
-        keep_checkpoints=settings["keep_checkpoints"],
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
     fit_started = time.perf_counter()
     with InterruptWatch() as watch:
         run = TrainingRun(model, folder, run_settings, watch)

@@ -124,14 +124,7 @@ class TrainingRun:
             CheckpointError: The checkpoint belongs to other data or another model.
         """
         state = checkpoint.state
-        expected = {"train_size": train_size, "batch_size": self.settings.batch_size,
-                    "seed": self.settings.seed}  # fmt: skip
-        for key, value in expected.items():
-            if state.get(key) != value:
-                raise CheckpointError(
-                    f"the checkpoint was written for {key} {state.get(key)}, but the run now has "
-                    f"{key} {value}: the data or the settings changed since"
-                )
+        check_resumable(checkpoint, train_size, self.settings)
         _build_for_restore(self.model)
         checkpoint.restore(self.model)
         self.history = {key: list(values) for key, values in state["history"].items()}
@@ -192,6 +185,21 @@ class TrainingRun:
                 raise Interrupted(self.watch.signal, epoch, 0)
         self.stopping.restore_best()
         return self.history
+
+
+def check_resumable(checkpoint: Checkpoint, train_size: int, settings: RunSettings) -> None:
+    """Checks that `checkpoint` was written for this data size, batch size and seed.
+
+    Raises:
+        CheckpointError: One of them changed: the same batches cannot be replayed.
+    """
+    expected = {"train_size": train_size, "batch_size": settings.batch_size, "seed": settings.seed}
+    for key, value in expected.items():
+        if checkpoint.state.get(key) != value:
+            raise CheckpointError(
+                f"the checkpoint was written for {key} {checkpoint.state.get(key)}, but the run "
+                f"now has {key} {value}: the data or the settings changed since"
+            )
 
 
 def _build_for_restore(model: keras.Model) -> None:
