@@ -48,6 +48,16 @@ EXIT_INTERRUPTED = 130
 USER_ERRORS = (DataFileError, ConfigError, CommandError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that reports a bad command line on one line, then exits with 2.
+
+    argparse prints its usage block before the error; the help (`--help`) has it.
+    """
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parse_setting(name: str) -> Callable[[str], Any]:
     setting = SETTINGS[name]
 
@@ -188,12 +198,13 @@ def _add_predict_parser(commands: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `seq2seq` command and its sub-commands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="seq2seq",
         description="Train, evaluate and run sequence-to-sequence models on Keras 3.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.set_defaults(commands=commands.choices)
     _add_train_parser(commands)
     _add_evaluate_parser(commands)
     _add_predict_parser(commands)
@@ -308,7 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # reported by the sub-command's parser, which names the command
+            args.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exit:  # argparse has printed the usage error or the help
         return exit.code if isinstance(exit.code, int) else EXIT_USAGE
     with warnings.catch_warnings():

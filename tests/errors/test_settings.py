@@ -73,3 +73,10 @@ def test_settings_that_do_not_fit_the_data():
     with open("run.toml", "w", encoding="utf-8") as handle:
         handle.write("data = 'pairs.tsv'\nvalidation_split = 0\n")
     expect_cli("E66", "train", "--config", "run.toml")
+
+
+def test_bad_flags_are_one_line_too():
+    expect_cli("E95", "train", "--task", "dates", "--hidden", "0")
+    expect_cli("E96", "train", "--task", "dates", "--epochs", "ten")
+    expect_cli("E97", "train", "--task", "dates", "--cell", "rnn")
+    expect_cli("E98", "train", "--hiden", "3", "--task", "dates")
