@@ -1,6 +1,8 @@
 """Constructor arguments of the three models: input shape precedence, defaults, depth, and
 the errors a user's mistake raises (each names the argument and the value received)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -60,7 +62,10 @@ def test_depth(model_cls, depth, expected):
     assert len(model.encoder.forward_layers) == expected[0]
     # One decoder layer per level: the original library built two for depth 1.
     assert _decoder_depth(model) == expected[1]
-    assert model.get_config()["depth"] == depth
+    # A pair is kept as a tuple: a list after a `.keras` (JSON) round trip gives the same config.
+    config = model.get_config()
+    assert config["depth"] == (depth if isinstance(depth, int) else tuple(depth))
+    assert model_cls.from_config(json.loads(json.dumps(config))).get_config() == config
 
 
 @pytest.mark.parametrize("model_cls", MODELS)

@@ -82,8 +82,10 @@ class Seq2SeqModel(keras.Model):
         )
         self.input_vocab_size = input_vocab_size
         self.output_vocab_size = output_vocab_size
-        self.depth = depth
         self.encoder_depth, self.decoder_depth = arguments.check_depth(depth)
+        # A pair becomes a tuple, so the config is the same after a JSON round trip (a list).
+        depth = depth if isinstance(depth, int) else (self.encoder_depth, self.decoder_depth)
+        self.depth = depth
         self.dropout = arguments.check_rate("dropout", dropout)
         self.unroll = unroll
         self.stateful = stateful
