@@ -73,6 +73,23 @@ def test_broadcast_state():
 
 
 @pytest.mark.usefixtures("op_by_op")
+def test_token_mode_without_broadcast_state_needs_peek():
+    """Token mode starts from the start token: with neither the bridge nor peek the decoder
+    never saw the encoder (no gradient reached it and the outputs ignored the input)."""
+    tokens = {"input_vocab_size": 6, "output_vocab_size": 5, "hidden_dim": HIDDEN}
+    with pytest.raises(
+        ValueError, match=r"argument `broadcast_state`. Expected True, or `peek=True`, in token"
+    ):
+        Seq2Seq(broadcast_state=False, output_length=OUT_LEN, **tokens)
+    model = Seq2Seq(broadcast_state=False, peek=True, output_length=OUT_LEN, **tokens)
+    x = np.array([[4, 5, 2], [5, 4, 2]], "int32")
+    outputs = to_numpy(model(x))
+    assert np.abs(outputs[0] - outputs[1]).max() > 1e-6  # the input matters
+    # Real values start from the context, so broadcast_state=False alone is fine there.
+    assert Seq2Seq(broadcast_state=False, **BASE).bridge is None
+
+
+@pytest.mark.usefixtures("op_by_op")
 def test_broadcast_state_bridges_depths_and_sizes():
     model = Seq2Seq(depth=(3, 2), inner_broadcast_state=False, **BASE)
     assert model.bridge.sources == [1, 2]

@@ -27,6 +27,8 @@ class Seq2Seq(Seq2SeqModel):
         hidden_dim: Hidden size (default `output_dim`).
         depth: Layers, an int or an `(encoder, decoder)` pair.
         broadcast_state: Start the decoder from the encoder's final states (else zeros).
+            In token mode False needs `peek=True`: step 0 reads the start token, so the
+            decoder would not see the encoder at all.
         unroll: Unroll the recurrent loops.
         stateful: Keep the encoder's states across batches until `reset_states()`.
         inner_broadcast_state: Thread one state vertically through the decoder stack at
@@ -96,6 +98,13 @@ class Seq2Seq(Seq2SeqModel):
         )
 
     def _make_layers(self):
+        if self.token_mode and not (self.broadcast_state or self.peek):
+            # Step 0 reads the start token, not the context: nothing would reach the decoder.
+            raise ValueError(
+                "Invalid value for argument `broadcast_state`. Expected True, or `peek=True`, "
+                "in token mode: without either the decoder never sees the encoder, so the "
+                "outputs would not depend on the input. Received: broadcast_state=False"
+            )
         self.encoder = self._make_encoder()
         self._make_feedback_layers(
             attention=False,
