@@ -47,9 +47,6 @@ class RunFolder:
         self.path = Path(path)
         self.checkpoints = self.path / "checkpoints"
 
-    def __truediv__(self, name: str) -> Path:
-        return self.path / name
-
     @property
     def config(self) -> Path:
         """The settings of the run (`config.toml`)."""

@@ -88,11 +88,6 @@ class TrainingRun:
         self._train_size = 0
         self.last_checkpoint: Checkpoint | None = None
 
-    @property
-    def epochs_trained(self) -> int:
-        """Epochs whose results are in `history`."""
-        return len(self.history.get("loss", []))
-
     def num_batches(self, size: int) -> int:
         """Steps per epoch for `size` training examples."""
         return math.ceil(size / self.settings.batch_size)
