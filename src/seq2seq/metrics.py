@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import sacrebleu
 
+from seq2seq.forecast_baselines import last_value
+
 LEVELS = ("char", "word")
 
 References = Sequence[str | Sequence[str]]
@@ -264,6 +266,7 @@ def regression_metrics(y_true: Any, y_pred: Any, x: Any = None) -> dict[str, flo
 
     Returns:
         `{"mse", "mae"}`, plus `{"naive_mse", "naive_mae"}` when `x` is given.
+        The seasonal baselines are in `seq2seq.forecast_baselines.score_baselines`.
     """
     y_true = _as_float_array(y_true, "y_true")
     y_pred = _as_float_array(y_pred, "y_pred")
@@ -284,7 +287,7 @@ def regression_metrics(y_true: Any, y_pred: Any, x: Any = None) -> dict[str, flo
                 f"n={y_true.shape[0]} and features={y_true.shape[2]}. "
                 f"Received: x with shape {x.shape}"
             )
-        naive = np.broadcast_to(x[:, -1:, :], y_true.shape)
+        naive = last_value(x, y_true.shape[1])
         result["naive_mse"] = float(np.mean((naive - y_true) ** 2))
         result["naive_mae"] = float(np.mean(np.abs(naive - y_true)))
     return result

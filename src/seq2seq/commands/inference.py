@@ -13,10 +13,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from seq2seq import metrics, models
+from seq2seq import forecast_baselines, metrics, models
 from seq2seq.commands.datasets import Dataset
 from seq2seq.commands.errors import CommandError
 from seq2seq.config import PREDICT_BATCH_SIZE, ConfigError, load_config
+from seq2seq.data.tasks import get_task
 from seq2seq.data.vocabulary import END_TOKEN
 from seq2seq.models import Seq2SeqModel
 from seq2seq.plotting import plot_attention
@@ -213,9 +214,16 @@ def score_split(
 
     Returns:
         `{"data", "split", "examples", "metrics"}` plus `"level"` and `"beam"`
-        for text. Real-valued scores are MSE and MAE with the naive forecast's
-        (repeat the last input step) when input and output features match, and
-        MAE in the original units when the data was standardised.
+        for text. Real-valued scores are the model's MSE and MAE and, when
+        input and output features match, those of the baselines of
+        `seq2seq.forecast_baselines` computed on the same windows: the naive
+        (last value) forecast always, and for a task with a season length
+        (`co2`) the seasonal naive forecast, with drift, and Holt-Winters,
+        plus `mae_relative_to_holt_winters` (the model's MAE over
+        Holt-Winters'); `"baselines"` then notes the season length and the
+        Holt-Winters fits (`forecast_baselines.holt_winters`). Every MAE is
+        also given in the original units (`*_mae_original_units`) when the
+        data was standardised.
     """
     part = dataset.splits[split]
     report: dict[str, Any] = {
@@ -231,13 +239,18 @@ def score_split(
         return report
     x, y = part["x"], part["y"]
     predicted = predict_values(model, x, batch_size=batch_size, relative=relative)
-    naive_ok = x.shape[-1] == y.shape[-1]
-    scores = metrics.regression_metrics(y, predicted, x if naive_ok else None)
+    scores = metrics.regression_metrics(y, predicted)
+    if x.shape[-1] == y.shape[-1]:
+        season_length = get_task(dataset.task).season_length if dataset.task else None
+        baseline_scores, notes = forecast_baselines.score_baselines(x, y, season_length)
+        scores.update(baseline_scores)
+        if "holt_winters_mae" in scores:
+            scores["mae_relative_to_holt_winters"] = scores["mae"] / scores["holt_winters_mae"]
+        report["baselines"] = notes
     if dataset.scaling:
         std = dataset.scaling["std"]
-        for name in ("mae", "naive_mae"):
-            if name in scores:
-                scores[f"{name}_original_units"] = scores[name] * std
+        for name in [name for name in scores if name.endswith("_mae") or name == "mae"]:
+            scores[f"{name}_original_units"] = scores[name] * std
     report["metrics"] = scores
     if relative:
         report["relative"] = True
@@ -255,4 +268,11 @@ def format_report(report: Mapping[str, Any]) -> str:
     width = max(len(name) for name in report["metrics"])
     lines = [title]
     lines += [f"  {name:<{width}}  {value:.4f}" for name, value in report["metrics"].items()]
+    fits = report.get("baselines", {}).get("holt_winters")
+    if fits:
+        lines.append(
+            f"  (Holt-Winters: {fits['windows']} fits in {fits['seconds']:.1f} s, "
+            f"{fits['warned']} warned, {fits['failed']} failed and fell back to seasonal "
+            "naive with drift)"
+        )
     return "\n".join(lines)

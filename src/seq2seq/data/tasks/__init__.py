@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from seq2seq.data.tasks.co2 import load_co2
+from seq2seq.data.tasks.co2 import SEASON_LENGTH, load_co2
 from seq2seq.data.tasks.dates import load_dates
 from seq2seq.data.tasks.g2p import load_g2p
 from seq2seq.data.tasks.synthetic import load_addition, load_reverse, load_sort
@@ -66,6 +66,7 @@ TASKS: dict[str, Task] = {
             default_num_examples=None,
             source_level=None,
             target_level=None,
+            season_length=SEASON_LENGTH,
         ),
     )
 }

@@ -10,6 +10,8 @@ from seq2seq.data.tasks.splits import SPLITS
 
 INPUT_LENGTH = 104
 OUTPUT_LENGTH = 52
+# Weeks in the yearly cycle of the series, for the seasonal baselines.
+SEASON_LENGTH = 52
 # Windows are assigned by where their target weeks fall: the first 80% of the
 # series for train, the next 10% for validation, the last 10% for test.
 SPLIT_POINTS = (0.8, 0.9)

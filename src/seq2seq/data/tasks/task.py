@@ -38,6 +38,10 @@ class Task:
             (`None` for real tasks).
         target_level: How targets are split into symbols (`None` for real
             tasks).
+        season_length: For real tasks with a seasonal cycle, the steps in one
+            season (52 for weekly data with a yearly cycle); the seasonal
+            baselines of `seq2seq.forecast_baselines` need it. `None` when
+            there is no known season (text tasks always).
 
     Example:
 
@@ -58,6 +62,7 @@ class Task:
         default_num_examples: int | None = None,
         source_level: str | None = "char",
         target_level: str | None = "char",
+        season_length: int | None = None,
     ):
         if kind not in KINDS:
             raise ValueError(
@@ -75,6 +80,16 @@ class Task:
                 "Invalid value for argument `description`. Expected one line. "
                 f"Received: description={description!r}"
             )
+        if season_length is not None and (
+            kind != "real"
+            or isinstance(season_length, bool)
+            or not isinstance(season_length, int)
+            or season_length < 2
+        ):
+            raise ValueError(
+                "Invalid value for argument `season_length`. Expected None, or an int >= 2 for "
+                f"kind='real'. Received: season_length={season_length!r} for kind={kind!r}"
+            )
         self.name = name
         self.description = description
         self.kind = kind
@@ -82,6 +97,7 @@ class Task:
         self.default_num_examples = default_num_examples
         self.source_level = source_level
         self.target_level = target_level
+        self.season_length = season_length
 
     @property
     def level(self) -> str | None:
