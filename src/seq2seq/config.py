@@ -38,10 +38,14 @@ from seq2seq.atomic import write_text
 from seq2seq.data.tasks import TASKS
 
 LEVELS = ("char", "word")
+# Each side's level defaults to the task's own (a text task) or to `level`, the shorthand.
+SIDE_LEVELS = ("source_level", "target_level")
 # Inputs decoded together by `evaluate`, `predict` and the test scores of `train`.
 PREDICT_BATCH_SIZE = 256
 MODELS = ("simple", "seq2seq", "attention")
 CELLS = ("lstm", "gru")
+SCHEDULES = ("constant", "cosine")
+SELECTION = ("loss", "exact_match")
 
 
 class Setting(NamedTuple):
@@ -61,6 +65,12 @@ SETTINGS: dict[str, Setting] = {
         str, None, "a built-in task instead of a data file (see `seq2seq tasks`)", tuple(TASKS)
     ),
     "level": Setting(str, "char", "how a data file's texts split into symbols", LEVELS),
+    "source_level": Setting(
+        str, None, "how a data file's sources split into symbols (default: --level)", LEVELS
+    ),
+    "target_level": Setting(
+        str, None, "how a data file's targets split into symbols (default: --level)", LEVELS
+    ),
     "skip_header": Setting(bool, False, "skip the first line of the data file"),
     "relative": Setting(
         bool,
@@ -97,6 +107,49 @@ SETTINGS: dict[str, Setting] = {
         minimum=0,
     ),
     "keep_checkpoints": Setting(int, 3, "how many of the newest checkpoints to keep", minimum=1),
+    "dropout": Setting(
+        float,
+        0.0,
+        "dropout rate on the encoder's layer inputs (embeddings included) and the decoder's "
+        "readout and between its layers",
+        minimum=0.0,
+        below=1.0,
+    ),
+    "label_smoothing": Setting(
+        float,
+        0.0,
+        "token mode: mass spread over the other tokens in the loss",
+        minimum=0.0,
+        below=1.0,
+    ),
+    "clip_norm": Setting(
+        float, None, "clip each step's gradient to this global norm (none when unset)", minimum=0.0
+    ),
+    "schedule": Setting(
+        str,
+        "constant",
+        "learning rate over the run: constant, or cosine decay to 0 over all epochs",
+        SCHEDULES,
+    ),
+    "warmup_steps": Setting(
+        int, 0, "steps of linear warm-up from 0 to the learning rate", minimum=0
+    ),
+    "bucket": Setting(
+        bool,
+        False,
+        "token data: batch sequences of similar length, each batch padded to its own longest",
+    ),
+    "select_on": Setting(
+        str,
+        "loss",
+        "early stopping and the kept epoch: validation loss, or token data's greedy "
+        "exact match on the validation split",
+        SELECTION,
+    ),
+    "beam": Setting(int, 1, "beam width of the test scores written to metrics.json", minimum=1),
+    "length_penalty": Setting(
+        float, 0.0, "beam search's length penalty exponent for the test scores", minimum=0.0
+    ),
 }
 # The version of seq2seq that wrote a config file: its first key, not a setting.
 VERSION_KEY = "seq2seq_version"
@@ -247,7 +300,8 @@ def resolve_settings(
         task: The task whose `TASK_DEFAULTS` apply, if any.
 
     Returns:
-        A value for every key of `SETTINGS`.
+        A value for every key of `SETTINGS`. `source_level` and `target_level`
+        not given fall back to the task's own levels (a text task), else to `level`.
     """
     config = config or {}
     task_defaults = TASK_DEFAULTS.get(task or "", {})
@@ -259,6 +313,10 @@ def resolve_settings(
                 break
         else:
             settings[name] = setting.default
+    for name in SIDE_LEVELS:
+        if settings[name] is None:
+            own = getattr(TASKS[task], name) if task in TASKS else None
+            settings[name] = own or settings["level"]
     return settings
 
 
@@ -269,6 +327,27 @@ def _toml_value(value: Any) -> str:
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{escaped}"'
     return repr(value)
+
+
+def config_text(settings: Mapping[str, Any], comment: str = "") -> str:
+    """Settings as the text of a flat TOML file that `load_config` reads back.
+
+    The first key records the version of seq2seq that wrote it; `None` values
+    are left out.
+
+    Args:
+        settings: Setting name to value.
+        comment: Lines put first, each as a TOML comment (`# ...`).
+
+    Returns:
+        The file's text, ending with a newline.
+    """
+    lines = [f"# {line}" if line else "#" for line in comment.splitlines()]
+    lines += [f"{VERSION_KEY} = {_toml_value(__version__)}"]
+    lines += [
+        f"{name} = {_toml_value(value)}" for name, value in settings.items() if value is not None
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def write_config(settings: Mapping[str, Any], path: str | os.PathLike) -> Path:
@@ -284,8 +363,4 @@ def write_config(settings: Mapping[str, Any], path: str | os.PathLike) -> Path:
     Returns:
         The path written.
     """
-    path = Path(path)
-    lines = [f"{VERSION_KEY} = {_toml_value(__version__)}"] + [
-        f"{name} = {_toml_value(value)}" for name, value in settings.items() if value is not None
-    ]
-    return write_text(path, "\n".join(lines) + "\n")
+    return write_text(Path(path), config_text(settings))

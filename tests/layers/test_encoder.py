@@ -115,17 +115,19 @@ def test_token_projections_by_lookup_match_the_product(cell):
             np.testing.assert_allclose(state, other_state, atol=1e-6)
 
 
-def test_dropout_between_layers():
+@pytest.mark.parametrize("depth", [1, 2])
+def test_dropout_on_layer_inputs(depth):
     x = random_sequences(BATCH, TIME, FEATURES)
-    encoder = Encoder(UNITS, depth=2, dropout=0.5)
+    encoder = Encoder(UNITS, depth=depth, dropout=0.5)
     inference = to_numpy(encoder(x, training=False)["outputs"])
     assert_close(encoder(x)["outputs"], inference)
     first = to_numpy(encoder(x, training=True)["outputs"])
     second = to_numpy(encoder(x, training=True)["outputs"])
     assert not np.allclose(first, inference, atol=1e-4)
     assert not np.allclose(first, second, atol=1e-4)
-    # The first layer sees no dropout.
-    assert_close(encoder(x, training=True)["states"][0], encoder(x)["states"][0])
+    # Even the first layer sees dropout: on its inputs.
+    trained_states = to_numpy(encoder(x, training=True)["states"][0][0])
+    assert not np.allclose(trained_states, to_numpy(encoder(x)["states"][0][0]), atol=1e-4)
 
 
 def test_stateful_encoder_resets():

@@ -1,8 +1,9 @@
 """Keras callbacks for seq2seq training.
 
->>> from seq2seq.callbacks import ScheduledSampling
+>>> from seq2seq.callbacks import ScheduledSampling, ValidationExactMatch
 """
 
 from seq2seq.callbacks.scheduled_sampling import ScheduledSampling
+from seq2seq.callbacks.validation_exact_match import ValidationExactMatch
 
-__all__ = ["ScheduledSampling"]
+__all__ = ["ScheduledSampling", "ValidationExactMatch"]

@@ -84,9 +84,13 @@ def check_compatible(model: keras.Model, model_path: str, dataset: Dataset) -> N
             )
 
 
-def _generate(model: Seq2SeqModel, x: np.ndarray, beam: int, batch_size: int) -> dict[str, Any]:
+def _generate(
+    model: Seq2SeqModel, x: np.ndarray, beam: int, batch_size: int, length_penalty: float = 0.0
+) -> dict[str, Any]:
     strategy = "beam" if beam > 1 else "greedy"
-    return model.generate(x, strategy=strategy, beam_width=beam, batch_size=batch_size)
+    return model.generate(
+        x, strategy=strategy, beam_width=beam, length_penalty=length_penalty, batch_size=batch_size
+    )
 
 
 def encode_sources(model: keras.Model, texts: Sequence[str]) -> np.ndarray:
@@ -100,6 +104,7 @@ def predict_texts(
     beam: int = 1,
     batch_size: int = PREDICT_BATCH_SIZE,
     return_attention: bool = False,
+    length_penalty: float = 0.0,
 ) -> tuple[list[str], np.ndarray | None]:
     """Decodes the model's output for each text (greedy, or beam search with `beam > 1`).
 
@@ -109,12 +114,13 @@ def predict_texts(
         beam: The beam width; 1 decodes greedily.
         batch_size: Inputs decoded together.
         return_attention: Also return the attention weights, when the model has them.
+        length_penalty: Beam search's length penalty exponent.
 
     Returns:
         The predicted strings, and the weights `(n, out_len, in_len)` or `None`.
     """
     x = encode_sources(model, texts)
-    result = _generate(model, x, beam, batch_size)
+    result = _generate(model, x, beam, batch_size, length_penalty)
     predictions = model.target_vocabulary.decode(result["ids"])
     attention = result.get("attention") if return_attention else None
     if return_attention and attention is None and hasattr(model, "predict_attention"):
@@ -209,8 +215,10 @@ def score_split(
     beam: int = 1,
     batch_size: int = PREDICT_BATCH_SIZE,
     relative: bool = False,
+    length_penalty: float = 0.0,
 ) -> dict[str, Any]:
-    """Predicts a split and scores it (`relative`: see `predict_values`).
+    """Predicts a split and scores it (`relative`: see `predict_values`; `beam` and
+    `length_penalty`: beam search for text).
 
     Returns:
         `{"data", "split", "examples", "metrics"}` plus `"level"` and `"beam"`
@@ -232,7 +240,9 @@ def score_split(
         "examples": dataset.size(split),
     }
     if dataset.kind == "text":
-        predictions, _ = predict_texts(model, part["sources"], beam=beam, batch_size=batch_size)
+        predictions, _ = predict_texts(
+            model, part["sources"], beam=beam, batch_size=batch_size, length_penalty=length_penalty
+        )
         level = model.target_vocabulary.level
         report.update(level=level, beam=beam)
         report["metrics"] = text_scores(predictions, part["references"], level, dataset.task)

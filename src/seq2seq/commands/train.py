@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import random
 import shlex
 import signal
@@ -31,6 +32,7 @@ from seq2seq.commands.datasets import Dataset, load_dataset
 from seq2seq.commands.errors import CommandError, TrainingDiverged, TrainingInterrupted
 from seq2seq.config import write_config
 from seq2seq.data.vocabulary import Vocabulary
+from seq2seq.losses import TokenCrossEntropy
 from seq2seq.models import AttentionSeq2Seq, Seq2Seq, SimpleSeq2Seq
 from seq2seq.plotting import plot_history
 from seq2seq.training.checkpoint import Checkpoint, CheckpointError
@@ -106,12 +108,40 @@ def _real_arrays(
     return arrays, shapes
 
 
-def build_model(settings: dict[str, Any], shapes: dict[str, Any], text: bool) -> keras.Model:
+def learning_rate(settings: dict[str, Any], steps_per_epoch: int) -> float | Any:
+    """The optimizer's learning rate: a number, or a schedule over the run's steps.
+
+    `schedule = "cosine"` decays the rate to 0 along a half cosine over every
+    step of the run (`epochs * steps_per_epoch`); `warmup_steps` first raise it
+    linearly from 0. Both depend on the optimizer's step count only, which a
+    checkpoint holds, so a resumed run continues on the same curve.
+    """
+    rate = settings["learning_rate"]
+    warmup = settings["warmup_steps"]
+    total = settings["epochs"] * steps_per_epoch
+    if settings["schedule"] == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else rate,
+            decay_steps=max(1, total - warmup),
+            warmup_target=rate if warmup else None,
+            warmup_steps=warmup,
+        )
+    if warmup:
+        return keras.optimizers.schedules.PolynomialDecay(
+            0.0, decay_steps=warmup, end_learning_rate=rate, power=1.0
+        )
+    return rate
+
+
+def build_model(
+    settings: dict[str, Any], shapes: dict[str, Any], text: bool, steps_per_epoch: int = 1
+) -> keras.Model:
     """Creates and compiles the model that `settings` describe for data of `shapes`."""
     arguments = dict(
         hidden_dim=settings["hidden"],
         depth=settings["depth"],
         cell=settings["cell"],
+        dropout=settings["dropout"],
         input_length=None,
         seed=settings["seed"],
         **shapes,
@@ -119,8 +149,16 @@ def build_model(settings: dict[str, Any], shapes: dict[str, Any], text: bool) ->
     if text:
         arguments["embedding_dim"] = settings["embedding_dim"]
     model = MODEL_CLASSES[settings["model"]](**arguments)
-    optimizer = keras.optimizers.Adam(settings["learning_rate"])
-    model.compile(optimizer=optimizer, loss=None if text else "mse")
+    optimizer = keras.optimizers.Adam(
+        learning_rate(settings, steps_per_epoch), clipnorm=settings["clip_norm"] or None
+    )
+    if text:
+        loss = TokenCrossEntropy(label_smoothing=settings["label_smoothing"])
+    elif settings["label_smoothing"]:
+        raise CommandError("--label-smoothing applies to text (token) data, not to real values")
+    else:
+        loss = "mse"
+    model.compile(optimizer=optimizer, loss=loss)
     return model
 
 
@@ -222,6 +260,8 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
         data=settings["data"],
         task=settings["task"],
         level=settings["level"],
+        source_level=settings.get("source_level"),
+        target_level=settings.get("target_level"),
         skip_header=settings["skip_header"],
         max_examples=settings["max_examples"],
         seed=settings["seed"],
@@ -257,7 +297,14 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
         checkpoint_every=settings["checkpoint_every"],
         keep_checkpoints=settings["keep_checkpoints"],
         verbose=1 if sys.stdout.isatty() else 2,
+        bucket=settings["bucket"] and text,
+        select_on=settings["select_on"],
     )
+    if settings["select_on"] != "loss" and not text:
+        raise CommandError(
+            f"--select-on {settings['select_on']}: applies to text (token) data; "
+            "real-valued runs select on the validation loss"
+        )
     checkpoint = None
     if resume:
         checkpoint = folder.latest_checkpoint()
@@ -271,7 +318,8 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
     else:
         _prepare_folder(folder, {**settings, "out": str(out)}, overwrite)
     seed_everything(settings["seed"])
-    model = build_model(settings, shapes, text)
+    steps_per_epoch = math.ceil(train_size / settings["batch_size"])
+    model = build_model(settings, shapes, text, steps_per_epoch)
     if checkpoint is not None:
         print(
             f"Resuming {out} at epoch {checkpoint.epoch + 1}, step {checkpoint.position} "
@@ -302,7 +350,14 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
         written.append("attention.png")
 
     split = "test" if dataset.size("test") else "validation"
-    report = inference.score_split(model, dataset, split, relative=relative)
+    report = inference.score_split(
+        model,
+        dataset,
+        split,
+        beam=settings["beam"] if text else 1,
+        length_penalty=settings["length_penalty"],
+        relative=relative,
+    )
     report["model"] = str(out / "model.keras")
     report["epochs"] = len(history["loss"])
     report["data_seconds"] = round(data_seconds, 1)

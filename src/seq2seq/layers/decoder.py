@@ -42,7 +42,8 @@ class Decoder(keras.layers.Layer):
         peek: Feed the context vector into every step.
         inner_broadcast_state: Thread one state vertically through the stack at each
             step (the original library's behaviour) instead of a state per layer.
-        dropout: Dropout between stacked layers (one mask per sequence).
+        dropout: Dropout between stacked layers and on the readout before the output
+            layer (one mask per sequence).
         unroll: Unroll the decoding loop.
         **kwargs: Base layer keyword arguments.
 
@@ -191,9 +192,14 @@ class Decoder(keras.layers.Layer):
         ones = ops.ones((batch_size, self.units), dtype=self.compute_dtype)
         return [self.dropout_layer(ones, training=True) for _ in range(self.depth - 1)]
 
-    def recurrent_step(
-        self, projected, states, bundle, masks=None, kernels=None, training=False
-    ):
+    def readout_mask(self, batch_size, training):
+        """Dropout mask of the readout before the output layer, one per sequence, or None."""
+        if not (training and self.dropout_layer is not None):
+            return None
+        ones = ops.ones((batch_size, self.readout_dim), dtype=self.compute_dtype)
+        return self.dropout_layer(ones, training=True)
+
+    def recurrent_step(self, projected, states, bundle, masks=None, kernels=None, training=False):
         """One step from the projected fed-back value. Returns `(readout, states, weights)`.
 
         `bundle` is prepared (`prepare`). `kernels`, if given, are the first layer's recurrent and (with a context) context
@@ -274,9 +280,7 @@ class Decoder(keras.layers.Layer):
             operands = (h_before,) if context is None else (h_before, context)
             return carry, carry, operands
 
-        return fast_recurrence.scan_deferring_kernels(
-            body, init, projected, tuple(kernels), unroll
-        )
+        return fast_recurrence.scan_deferring_kernels(body, init, projected, tuple(kernels), unroll)
 
     def _feedback_is_linear(self, length):
         """Whether free running is one LSTM: real values fed back through a linear output."""
@@ -332,6 +336,7 @@ class Decoder(keras.layers.Layer):
         bundle = self.prepare(bundle)
         batch_size = ops.shape(initial_states[0][0])[0]
         masks = self.dropout_masks(batch_size, training)
+        readout_mask = self.readout_mask(batch_size, training)
         zero_weights = self._zero_weights(bundle, batch_size)
         start = self.start_features(bundle, batch_size)
         unroll = length if self.unroll is True and length else 1
@@ -349,7 +354,7 @@ class Decoder(keras.layers.Layer):
             length = targets.shape[1]
             unroll = length if self.unroll is True and length else 1
 
-        if teacher is None and self._feedback_is_linear(length):
+        if teacher is None and readout_mask is None and self._feedback_is_linear(length):
             outputs = self._linear_feedback(bundle, initial_states, length, start)
         elif teacher is not None and sample_mask is None:
             projected = self.project_features(teacher)
@@ -376,7 +381,10 @@ class Decoder(keras.layers.Layer):
                     return carry, carry
 
                 _, (_, readouts, weights) = ops.scan(body, init, projected, unroll=unroll)
-            outputs = self.output_layer(ops.transpose(readouts, (1, 0, 2)))
+            readouts = ops.transpose(readouts, (1, 0, 2))  # (batch, out_len, readout_dim)
+            if readout_mask is not None:
+                readouts = readouts * ops.expand_dims(readout_mask, 1)
+            outputs = self.output_layer(readouts)
         else:
             zero_outputs = ops.zeros((batch_size, self.output_dim), dtype=self.compute_dtype)
 
@@ -388,7 +396,9 @@ class Decoder(keras.layers.Layer):
                 readout, states, weights = self.recurrent_step(
                     self.project_features(features), states, bundle, masks, training=training
                 )
-                outputs = self.output_layer(readout)
+                outputs = self.output_layer(
+                    readout if readout_mask is None else readout * readout_mask
+                )
                 carry = (
                     states,
                     self.feedback(outputs),

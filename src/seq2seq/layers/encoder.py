@@ -33,7 +33,7 @@ class Encoder(keras.layers.Layer):
         cell: `"lstm"` or `"gru"`.
         bidirectional: Run a backward layer beside each forward one.
         merge_mode: How directions combine: `"concat"`, `"sum"`, `"ave"` or `"mul"`.
-        dropout: Dropout rate between stacked layers.
+        dropout: Dropout rate on each layer's input sequence (the embeddings included).
         input_vocab_size: If set, inputs are integer ids in `[0, input_vocab_size)`.
         embedding_dim: Size of the input embedding in token mode.
         stateful: Carry the states across batches (needs `batch_size`).
@@ -178,7 +178,7 @@ class Encoder(keras.layers.Layer):
 
         states = []
         for i in range(self.depth):
-            if i > 0 and self.dropout_layer is not None:
+            if self.dropout_layer is not None and sequence is not None:
                 sequence = self.dropout_layer(sequence, training=training)
             outputs, layer_states = run(self.forward_layers[i], sequence)
             if self.bidirectional:

@@ -32,7 +32,8 @@ class AttentionSeq2Seq(Seq2SeqModel):
         bidirectional: Bidirectional encoder.
         unroll: Unroll the recurrent loops.
         stateful: Keep the encoder's states across batches until `reset_states()`.
-        dropout: Dropout between stacked recurrent layers.
+        dropout: Dropout (training only) on the encoder layers' inputs, the embeddings
+            included, between stacked layers and on the decoder's readout.
         merge_mode: How the encoder's directions combine: `"concat"`, `"sum"`, `"ave"`,
             `"mul"`.
         teacher_force: Train on `[x, y]` with the target shifted right (default: False

@@ -36,7 +36,8 @@ class Seq2Seq(Seq2SeqModel):
         teacher_force: Train on `[x, y]` with the target shifted right (default: False
             for real values, True in token mode).
         peek: Feed the context vector into every decoder step.
-        dropout: Dropout between stacked recurrent layers.
+        dropout: Dropout (training only) on the encoder layers' inputs, the embeddings
+            included, between stacked layers and on the decoder's readout.
         cell, output_activation, scheduled_sampling, input_vocab_size,
             output_vocab_size, embedding_dim, logits: See `Seq2SeqModel`.
         **kwargs: Base model keyword arguments.

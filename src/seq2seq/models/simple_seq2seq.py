@@ -26,7 +26,8 @@ class SimpleSeq2Seq(Seq2SeqModel):
         input_dim: Input feature size.
         input_length: Input length, or None for variable lengths.
         depth: Layers, an int or an `(encoder, decoder)` pair.
-        dropout: Dropout between stacked recurrent layers.
+        dropout: Dropout (training only) on the encoder layers' inputs, the embeddings
+            included, between stacked layers and before the output layer.
         unroll: Unroll the recurrent loops.
         stateful: Keep states across batches until `reset_states()`.
         cell: `"lstm"` or `"gru"`.
@@ -122,4 +123,6 @@ class SimpleSeq2Seq(Seq2SeqModel):
             if self.dropout_layer is not None:
                 sequence = self.dropout_layer(sequence, training=training)
             sequence, _ = layer(sequence)
+        if self.dropout_layer is not None:
+            sequence = self.dropout_layer(sequence, training=training)
         return {"outputs": self.output_layer(sequence), "attention": None}

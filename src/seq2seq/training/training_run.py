@@ -11,8 +11,10 @@ import numpy as np
 
 from seq2seq.callbacks.resumable_early_stopping import ResumableEarlyStopping
 from seq2seq.callbacks.run_progress import RunProgress
+from seq2seq.callbacks.validation_exact_match import ValidationExactMatch
 from seq2seq.training.checkpoint import Checkpoint, CheckpointError, epoch_order
 from seq2seq.training.interrupts import InterruptWatch
+from seq2seq.training.length_buckets import LengthBuckets
 from seq2seq.training.run_folder import RunFolder
 from seq2seq.training.step_watch import Interrupted, NonFiniteLoss, StepWatch
 
@@ -32,6 +34,10 @@ class RunSettings:
             one is always written at the end of each epoch.
         keep_checkpoints: How many of the newest checkpoints to keep.
         verbose: Keras' progress output: 1 a bar, 2 a line per epoch, 0 none.
+        bucket: Token data: batch examples of similar length (`LengthBuckets`).
+        select_on: What early stopping watches and the kept epoch is best at:
+            `"loss"` (validation loss) or `"exact_match"` (greedy decoding of the
+            validation split, token models).
     """
 
     epochs: int
@@ -41,6 +47,13 @@ class RunSettings:
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
     verbose: int = 2
+    bucket: bool = False
+    select_on: str = "loss"
+
+    @property
+    def monitor(self) -> str:
+        """The logged value early stopping watches."""
+        return "val_loss" if self.select_on == "loss" else f"val_{self.select_on}"
 
 
 class TrainingRun:
@@ -77,7 +90,8 @@ class TrainingRun:
         self.watch = watch or InterruptWatch()
         self.history: dict[str, list[float]] = {}
         self.stopping = ResumableEarlyStopping(
-            monitor="val_loss",
+            monitor=settings.monitor,
+            mode="min" if settings.select_on == "loss" else "max",
             patience=settings.patience,
             restore_best_weights=True,
             verbose=1 if settings.verbose else 0,
@@ -146,19 +160,21 @@ class TrainingRun:
         self._train_size = len(x)
         num_batches = self.num_batches(len(x))
         epoch, position = 0, 0
+        if self.settings.bucket:
+            # Keras builds the loss on the first batch, free-running at full length; a
+            # batch padded to its own length would not fit that, so one full row comes first.
+            self.model.evaluate(x[:1], y[:1], verbose=0)
         if resume_from is not None:
             self.resume(resume_from, len(x))
             epoch, position = resume_from.epoch, resume_from.position
         progress = RunProgress(self.settings.epochs, self.settings.verbose)
         callbacks = [progress, self.steps, self.stopping]
-        batch = self.settings.batch_size
+        if self.settings.select_on == "exact_match":  # first, so the others see its value
+            callbacks.insert(0, ValidationExactMatch(*validation))
         while epoch < self.settings.epochs and not self.stopping.stopped:
-            order = epoch_order(len(x), self.settings.seed, epoch)[position * batch :]
             self.steps.begin_epoch(epoch, position, num_batches, resume_from if position else None)
             result = self.model.fit(
-                x[order],
-                y[order],
-                batch_size=batch,
+                **self._epoch_data(x, y, epoch, position),
                 shuffle=False,
                 initial_epoch=epoch,
                 epochs=epoch + 1,
@@ -180,6 +196,20 @@ class TrainingRun:
                 raise Interrupted(self.watch.signal, epoch, 0)
         self.stopping.restore_best()
         return self.history
+
+    def _epoch_data(self, x, y, epoch: int, position: int) -> dict[str, Any]:
+        """`fit`'s data arguments for an epoch, without its first `position` batches."""
+        batch = self.settings.batch_size
+        order = epoch_order(len(x), self.settings.seed, epoch)
+        if not self.settings.bucket:
+            order = order[position * batch :]
+            return {"x": x[order], "y": y[order], "batch_size": batch}
+        model = self.model
+        trim = model.uses_feedback and (model.teacher_force or model.scheduled_sampling)
+        batches = LengthBuckets(
+            x, y, order, batch, seed=(self.settings.seed, epoch), skip=position, trim_targets=trim
+        )
+        return {"x": batches}
 
 
 def check_resumable(checkpoint: Checkpoint, train_size: int, settings: RunSettings) -> None:

@@ -54,7 +54,7 @@ TASKS: dict[str, Task] = {
             "English spelling to ARPAbet phonemes without stress, from CMUdict, split by word.",
             kind="text",
             loader=load_g2p,
-            default_num_examples=30000,
+            default_num_examples=None,
             source_level="char",
             target_level="word",
         ),

@@ -9,8 +9,6 @@ import numpy as np
 
 from seq2seq.data.tasks.splits import SPLITS
 
-MIN_WORD_LENGTH = 2
-MAX_WORD_LENGTH = 12
 # A word's split is fixed by a hash of its spelling: bucket 0 of 10 is test,
 # bucket 1 validation, the rest train, whatever the sample size or seed.
 NUM_BUCKETS = 10
@@ -31,7 +29,8 @@ def word_split(word: str) -> str:
 def pronunciations() -> dict[str, list[str]]:
     """Every kept word of CMUdict with its distinct pronunciations, stress removed.
 
-    Kept words are alphabetic ASCII, 2 to 12 letters long. Each pronunciation is
+    Kept words are the alphabetic ASCII ones, of any length (117,493 of the
+    126,052 entries; the others hold digits, apostrophes, dots or hyphens). Each pronunciation is
     a space-separated string of ARPAbet phonemes without stress digits; two
     that differ only by stress become one.
 
@@ -43,8 +42,6 @@ def pronunciations() -> dict[str, list[str]]:
     table = {}
     for word, entries in sorted(cmudict.dict().items()):
         if not (word.isascii() and word.isalpha()):
-            continue
-        if not MIN_WORD_LENGTH <= len(word) <= MAX_WORD_LENGTH:
             continue
         spoken = [" ".join(strip_stress(p) for p in entry) for entry in entries]
         table[word] = list(dict.fromkeys(spoken))
