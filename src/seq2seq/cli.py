@@ -210,8 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict_parser(commands)
     tasks = commands.add_parser(
         "tasks",
-        help="list the built-in tasks",
-        description="List the built-in tasks: name, levels, default size and description.",
+        help="list the built-in tasks, or print one's settings as a config file",
+        description="List the built-in tasks: name, levels, default size and description. "
+        "With NAME --config, print the settings the task trains with as a TOML config file, "
+        "to train them on your own data: seq2seq train DATA --config FILE.",
+    )
+    tasks.add_argument("name", nargs="?", metavar="NAME", help="one task (see the list)")
+    tasks.add_argument(
+        "--config",
+        action="store_true",
+        help="print the task's settings (its data, size and run folder left out) as TOML",
     )
     tasks.set_defaults(run=_run_tasks)
     return parser
@@ -297,9 +305,9 @@ def _run_predict(args: argparse.Namespace) -> int:
 
 
 def _run_tasks(args: argparse.Namespace) -> int:
-    from seq2seq.commands.tasks import list_tasks
+    from seq2seq.commands.tasks import show_tasks
 
-    return list_tasks()
+    return show_tasks(args.name, config=args.config)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -25,7 +25,9 @@ TRAIN = ["--hidden", "4", "--embedding-dim", "4", "--epochs", "1", "--batch-size
 @pytest.fixture(autouse=True)
 def _in_tmp_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    lines = [f"{word}\t{word[::-1]}" for word in ("abc", "hello", "dog", "kite", "sun") * 8]
+    # 40 distinct sources: the lines of a repeated source would stay in one split.
+    words = ("abc", "hello", "dog", "kite", "sun") * 8
+    lines = [f"{word}{'x' * (i // 5)}\t{word[::-1]}" for i, word in enumerate(words)]
     (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

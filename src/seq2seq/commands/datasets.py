@@ -62,7 +62,7 @@ class Dataset:
 
 
 def _split_counts(
-    path: Path, total: int, validation_split: float, test_split: float
+    path: Path, total: int, validation_split: float, test_split: float, noun: str = "examples"
 ) -> tuple[int, int, int]:
     validation = max(1, round(total * validation_split)) if validation_split > 0 else 0
     test = max(1, round(total * test_split)) if test_split > 0 else 0
@@ -70,53 +70,96 @@ def _split_counts(
     if train < 1:
         raise DataFileError(
             path,
-            f"only {total} examples: too few to hold out {validation} for validation and "
+            f"only {total} {noun}: too few to hold out {validation} for validation and "
             f"{test} for test and still train",
         )
     return train, validation, test
 
 
-def _cut(order: np.ndarray, counts: tuple[int, int, int]) -> dict[str, np.ndarray]:
+def _cut(
+    order: np.ndarray, counts: tuple[int, ...], names: tuple[str, ...] = SPLITS
+) -> dict[str, np.ndarray]:
     bounds = np.cumsum((0, *counts))
-    return {name: order[bounds[i] : bounds[i + 1]] for i, name in enumerate(SPLITS)}
+    return {name: order[bounds[i] : bounds[i + 1]] for i, name in enumerate(names)}
 
 
-def _text_split(sources: list[str], targets: list[str], index: np.ndarray) -> dict[str, Any]:
-    picked_sources = [sources[i] for i in index.tolist()]
-    picked_targets = [targets[i] for i in index.tolist()]
-    return {
-        "sources": picked_sources,
-        "targets": picked_targets,
-        "references": [[target] for target in picked_targets],
-    }
+def _first_lines(sources: list[str], order: np.ndarray) -> list[int]:
+    """The first line, in `order`, of each distinct source, in order of first appearance."""
+    first: dict[str, int] = {}
+    for line in order.tolist():
+        first.setdefault(sources[line], line)
+    return list(first.values())
+
+
+def _all_targets(sources: list[str], targets: list[str]) -> dict[str, list[str]]:
+    """Every distinct target the file lists for each source, in file order."""
+    listed: dict[str, dict[str, None]] = {}
+    for source, target in zip(sources, targets, strict=True):
+        listed.setdefault(source, {})[target] = None
+    return {source: list(options) for source, options in listed.items()}
+
+
+def _text_splits(
+    sources: list[str], targets: list[str], order: np.ndarray, counts: tuple[int, ...]
+) -> dict[str, dict[str, Any]]:
+    """Cuts the distinct sources met in `order` by `counts`: train, validation, test (or test).
+
+    A training split keeps every line of its sources, in `order`, one example
+    each; a held-out split holds each source once, with the first target the
+    file lists for it, so that it is scored once. Each example's `references`
+    hold every target the file lists for its source. Without repeated sources
+    this is a plain cut of `order`.
+    """
+    listed = _all_targets(sources, targets)
+    names = SPLITS if len(counts) == len(SPLITS) else ("test",)
+    firsts = np.asarray(_first_lines(sources, order), dtype=np.int64)
+    splits = {}
+    for name, lines in _cut(firsts, counts, names).items():
+        if name == "train":
+            kept = {sources[line] for line in lines.tolist()}
+            lines = np.asarray([line for line in order.tolist() if sources[line] in kept], int)
+        picked = [sources[line] for line in lines.tolist()]
+        references = [list(listed[source]) for source in picked]
+        splits[name] = {
+            "sources": picked,
+            "targets": [
+                targets[line] if name == "train" else options[0]
+                for line, options in zip(lines.tolist(), references, strict=True)
+            ],
+            "references": references,
+        }
+    return splits
 
 
 def _from_file(
     path: Path,
-    level: str,
+    levels: tuple[str, str],
     skip_header: bool,
     max_examples: int | None,
     seed: int,
     fractions: tuple[float, float] | None,
 ) -> Dataset:
-    is_arrays = path.suffix.lower() in ARRAY_SUFFIXES
-    if is_arrays:
+    if path.suffix.lower() in ARRAY_SUFFIXES:
         x, y = read_arrays(path)
-        total = len(x)
-    else:
-        sources, targets = read_pairs(path, skip_header=skip_header)
-        total = len(sources)
-    if fractions is None:
-        order = np.arange(total)[:max_examples]
-        indices = {"test": order}
-    else:
-        order = np.random.default_rng(seed).permutation(total)[:max_examples]
-        indices = _cut(order, _split_counts(path, len(order), *fractions))
-    if is_arrays:
+        if fractions is None:
+            indices = {"test": np.arange(len(x))[:max_examples]}
+        else:
+            order = np.random.default_rng(seed).permutation(len(x))[:max_examples]
+            indices = _cut(order, _split_counts(path, len(order), *fractions))
         splits = {name: {"x": x[index], "y": y[index]} for name, index in indices.items()}
         return Dataset(path.stem, os.fspath(path), "real", splits)
-    splits = {name: _text_split(sources, targets, index) for name, index in indices.items()}
-    return Dataset(path.stem, os.fspath(path), "text", splits, level, level)
+    sources, targets = read_pairs(path, skip_header=skip_header)
+    if fractions is None:
+        order = np.arange(len(sources))[:max_examples]
+        counts: tuple[int, ...] = (len(set(sources[: len(order)])),)
+    else:
+        order = np.random.default_rng(seed).permutation(len(sources))[:max_examples]
+        # A source's lines stay in one split, so the fractions count distinct sources.
+        distinct = len({sources[line] for line in order.tolist()})
+        noun = "examples" if distinct == len(order) else "distinct sources"
+        counts = _split_counts(path, distinct, *fractions, noun=noun)
+    splits = _text_splits(sources, targets, order, counts)
+    return Dataset(path.stem, os.fspath(path), "text", splits, *levels)
 
 
 def _from_task(name: str, max_examples: int | None, seed: int) -> Dataset:
@@ -158,11 +201,17 @@ def load_dataset(
     validation_split: float = 0.1,
     test_split: float = 0.1,
     whole_file_as_test: bool = False,
+    source_level: str | None = None,
+    target_level: str | None = None,
 ) -> Dataset:
     """Loads a data file or a built-in task, cut into train, validation and test splits.
 
-    A data file is shuffled with `seed`, cut to `max_examples`, and split by
-    the two fractions (at least one example each when a fraction is positive).
+    A data file is shuffled with `seed`, cut to `max_examples` lines, and split
+    by the two fractions (at least one example each when a fraction is
+    positive). The lines of a source listed more than once stay in one split
+    (the fractions then count distinct sources): training uses each line, a
+    held-out split each source once, and `references` hold every target the
+    file lists for a source.
     A task keeps its own splits; `max_examples` is its total size (default: the
     task's own).
 
@@ -178,6 +227,10 @@ def load_dataset(
         test_split: The fraction of a file held out for testing.
         whole_file_as_test: Use every example of a data file, unshuffled, as
             the `"test"` split (for evaluation).
+        source_level: How a data file's sources split into symbols; `None`
+            takes `level`.
+        target_level: How a data file's targets split into symbols; `None`
+            takes `level`.
 
     Returns:
         A `Dataset`.
@@ -193,4 +246,5 @@ def load_dataset(
     if task is not None:
         return _from_task(task, max_examples, seed)
     fractions = None if whole_file_as_test else (validation_split, test_split)
-    return _from_file(Path(data), level, skip_header, max_examples, seed, fractions)
+    levels = (source_level or level, target_level or level)
+    return _from_file(Path(data), levels, skip_header, max_examples, seed, fractions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,13 @@ def evaluate(
     )
     model = inference.load_model(model_path)
     inference.check_compatible(model, str(model_path), dataset)
+    if dataset.kind == "text" and task is None:
+        # A data file's texts split as the model's vocabularies do (char->word for g2p).
+        dataset = dataclasses.replace(
+            dataset,
+            source_level=model.source_vocabulary.level,
+            target_level=model.target_vocabulary.level,
+        )
     relative = bool(recorded.get("relative")) and dataset.kind == "real"
     report = inference.score_split(
         model, dataset, "test", beam=beam, batch_size=batch_size, relative=relative
