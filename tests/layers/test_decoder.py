@@ -253,6 +253,23 @@ def test_dropout_between_layers_only_in_training():
     assert not np.allclose(first, second, atol=1e-4)
 
 
+@pytest.mark.parametrize("variant", ["plain", "token_attention"])
+def test_readout_dropout_at_depth_one_with_and_without_teacher(variant):
+    decoder, bundle, states = _built(variant, dropout=0.5)
+    targets = keras.ops.convert_to_tensor(_targets(decoder))
+    for kwargs in ({"length": OUT_LEN}, {"targets": targets}):
+        inference = to_numpy(decoder(bundle, states, **kwargs)["outputs"])
+        trained = to_numpy(decoder(bundle, states, training=True, **kwargs)["outputs"])
+        assert trained.shape == inference.shape
+        assert not np.allclose(trained, inference, atol=1e-4)
+    # Without dropout, training and inference agree under teacher forcing.
+    plain, bundle, states = _built(variant)
+    assert_close(
+        plain(bundle, states, targets=targets, training=True)["outputs"],
+        plain(bundle, states, targets=targets)["outputs"],
+    )
+
+
 def test_unroll_gives_the_same_outputs():
     rolled, bundle, states = _built("attention")
     unrolled = _decoder("attention", unroll=True)

@@ -1,0 +1,71 @@
+"""The learning settings of `seq2seq train`: schedule, warm-up, clipping, label smoothing."""
+
+import keras
+import numpy as np
+import pytest
+from cli_helpers import run
+
+from seq2seq.commands.errors import CommandError
+from seq2seq.commands.train import build_model, learning_rate
+from seq2seq.config import resolve_settings
+from seq2seq.losses import TokenCrossEntropy
+
+TEXT_SHAPES = {"input_vocab_size": 9, "output_vocab_size": 8, "output_length": 5}
+REAL_SHAPES = {"input_dim": 2, "output_dim": 2, "output_length": 3}
+
+
+def _rate(schedule, step):
+    return float(schedule(step)) if callable(schedule) else schedule
+
+
+def test_constant_cosine_and_warmup_rates():
+    settings = resolve_settings({"learning_rate": 0.01, "epochs": 4})
+    assert learning_rate(settings, steps_per_epoch=25) == 0.01
+    cosine = learning_rate({**settings, "schedule": "cosine"}, steps_per_epoch=25)
+    assert [round(_rate(cosine, s), 6) for s in (0, 50, 100)] == [0.01, 0.005, 0.0]
+    warm = learning_rate({**settings, "schedule": "cosine", "warmup_steps": 20}, 25)
+    rates = [_rate(warm, s) for s in (0, 10, 20, 60, 100)]
+    np.testing.assert_allclose(rates, [0.0, 0.005, 0.01, 0.005, 0.0], atol=1e-7)
+    flat_warm = learning_rate({**settings, "warmup_steps": 10}, 25)
+    np.testing.assert_allclose([_rate(flat_warm, s) for s in (0, 5, 10, 90)],
+                               [0.0, 0.005, 0.01, 0.01], atol=1e-7)  # fmt: skip
+
+
+def test_model_gets_clipping_smoothing_and_dropout():
+    settings = resolve_settings(
+        {"clip_norm": 1.5, "label_smoothing": 0.1, "dropout": 0.3, "hidden": 4, "embedding_dim": 4}
+    )
+    model = build_model(settings, TEXT_SHAPES, text=True)
+    assert model.optimizer.clipnorm == 1.5
+    assert isinstance(model.loss, TokenCrossEntropy) and model.loss.label_smoothing == 0.1
+    assert model.dropout == 0.3 and model.encoder.dropout == 0.3
+    plain = build_model(resolve_settings({"hidden": 4}), REAL_SHAPES, text=False)
+    assert plain.optimizer.clipnorm is None and plain.loss == "mse"
+
+
+def test_label_smoothing_is_refused_for_real_values():
+    settings = resolve_settings({"label_smoothing": 0.1, "hidden": 4})
+    with pytest.raises(CommandError, match="--label-smoothing applies to text"):
+        build_model(settings, REAL_SHAPES, text=False)
+
+
+def test_cosine_schedule_survives_a_save(tmp_path):
+    settings = resolve_settings({"schedule": "cosine", "warmup_steps": 3, "hidden": 4,
+                                 "embedding_dim": 4, "label_smoothing": 0.1})  # fmt: skip
+    model = build_model(settings, TEXT_SHAPES, text=True, steps_per_epoch=10)
+    x = np.array([[4, 5, 2, 0]] * 4, dtype="int32")
+    y = np.array([[5, 4, 2, 0, 0]] * 4, dtype="int32")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.loss, TokenCrossEntropy) and loaded.loss.label_smoothing == 0.1
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(
+        float(model.optimizer.learning_rate)
+    )
+
+
+def test_selection_on_exact_match_is_refused_for_real_values(tmp_path):
+    status, _, err = run("train", "--task", "co2", "--select-on", "exact_match",
+                         "--out", str(tmp_path / "run"))  # fmt: skip
+    assert status == 2
+    assert "--select-on exact_match: applies to text (token) data" in err
