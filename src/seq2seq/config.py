@@ -158,7 +158,13 @@ VERSION_KEY = "seq2seq_version"
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "reverse": {"epochs": 6, "learning_rate": 0.005},
     "sort": {"epochs": 15, "learning_rate": 0.003, "patience": 5},
-    "addition": {"epochs": 30, "learning_rate": 0.003, "patience": 5},
+    "addition": {
+        "epochs": 30,
+        "learning_rate": 0.003,
+        "schedule": "cosine",
+        "select_on": "exact_match",
+        "patience": 8,
+    },
     "dates": {"epochs": 4, "learning_rate": 0.005},
     "g2p": {
         "hidden": 256,
@@ -177,11 +183,13 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "co2": {
         "relative": True,
-        "hidden": 32,
+        "hidden": 64,
         "epochs": 30,
         "batch_size": 32,
-        "learning_rate": 0.002,
-        "patience": 5,
+        "learning_rate": 0.005,
+        "schedule": "cosine",
+        # The cosine decay's last epochs, at small rates, are the best ones.
+        "patience": 30,
     },
 }
 
