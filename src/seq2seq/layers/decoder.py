@@ -44,6 +44,7 @@ class Decoder(keras.layers.Layer):
             step (the original library's behaviour) instead of a state per layer.
         dropout: Dropout between stacked layers and on the readout before the output
             layer (one mask per sequence).
+        seed: Seed of the dropout masks (a run resumed from a checkpoint draws the same ones).
         unroll: Unroll the decoding loop.
         **kwargs: Base layer keyword arguments.
 
@@ -93,6 +94,7 @@ class Decoder(keras.layers.Layer):
         peek=False,
         inner_broadcast_state=False,
         dropout=0.0,
+        seed=None,
         unroll=False,
         **kwargs,
     ):
@@ -111,6 +113,7 @@ class Decoder(keras.layers.Layer):
         self.peek = peek
         self.inner_broadcast_state = inner_broadcast_state
         self.dropout = dropout
+        self.seed = seed
         self.unroll = unroll
         self.token_mode = bool(output_vocab_size)
         self.feature_dim = embedding_dim if self.token_mode else (feedback_dim or output_dim)
@@ -127,7 +130,7 @@ class Decoder(keras.layers.Layer):
         self.output_layer = keras.layers.Dense(
             output_dim, activation=None if self.token_mode else output_activation, name="output"
         )
-        self.dropout_layer = keras.layers.Dropout(dropout) if dropout else None
+        self.dropout_layer = keras.layers.Dropout(dropout, seed=seed) if dropout else None
         # Padding reaches the decoder inside `bundle["mask"]`; Keras' own mask is not needed.
         self.supports_masking = True
 
@@ -438,6 +441,7 @@ class Decoder(keras.layers.Layer):
             "peek": self.peek,
             "inner_broadcast_state": self.inner_broadcast_state,
             "dropout": self.dropout,
+            "seed": self.seed,
             "unroll": self.unroll,
         }
         return {**super().get_config(), **config}

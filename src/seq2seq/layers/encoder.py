@@ -34,6 +34,7 @@ class Encoder(keras.layers.Layer):
         bidirectional: Run a backward layer beside each forward one.
         merge_mode: How directions combine: `"concat"`, `"sum"`, `"ave"` or `"mul"`.
         dropout: Dropout rate on each layer's input sequence (the embeddings included).
+        seed: Seed of the dropout masks (a run resumed from a checkpoint draws the same ones).
         input_vocab_size: If set, inputs are integer ids in `[0, input_vocab_size)`.
         embedding_dim: Size of the input embedding in token mode.
         stateful: Carry the states across batches (needs `batch_size`).
@@ -68,6 +69,7 @@ class Encoder(keras.layers.Layer):
         bidirectional=False,
         merge_mode="concat",
         dropout=0.0,
+        seed=None,
         input_vocab_size=None,
         embedding_dim=None,
         stateful=False,
@@ -87,6 +89,7 @@ class Encoder(keras.layers.Layer):
         self.bidirectional = bidirectional
         self.merge_mode = merge_mode
         self.dropout = dropout
+        self.seed = seed
         self.input_vocab_size = input_vocab_size
         self.embedding_dim = embedding_dim
         self.stateful = stateful
@@ -117,7 +120,7 @@ class Encoder(keras.layers.Layer):
             if bidirectional
             else []
         )
-        self.dropout_layer = keras.layers.Dropout(dropout) if dropout else None
+        self.dropout_layer = keras.layers.Dropout(dropout, seed=seed) if dropout else None
         self.supports_masking = True
 
     @property
@@ -199,6 +202,7 @@ class Encoder(keras.layers.Layer):
             "bidirectional": self.bidirectional,
             "merge_mode": self.merge_mode,
             "dropout": self.dropout,
+            "seed": self.seed,
             "input_vocab_size": self.input_vocab_size,
             "embedding_dim": self.embedding_dim,
             "stateful": self.stateful,

@@ -314,6 +314,7 @@ class Seq2SeqModel(keras.Model):
             bidirectional=bidirectional,
             merge_mode=merge_mode,
             dropout=self.dropout,
+            seed=self.seed,
             input_vocab_size=self.input_vocab_size,
             embedding_dim=self.embedding_dim,
             stateful=self.stateful,
@@ -357,6 +358,7 @@ class Seq2SeqModel(keras.Model):
             peek=peek,
             inner_broadcast_state=single_state,
             dropout=self.dropout,
+            seed=None if self.seed is None else self.seed + 1,
             unroll=self.unroll,
             name="decoder",
         )

@@ -100,7 +100,8 @@ class SimpleSeq2Seq(Seq2SeqModel):
             )
             for i in range(self.decoder_depth)
         ]
-        self.dropout_layer = keras.layers.Dropout(self.dropout) if self.dropout else None
+        seed = None if self.seed is None else self.seed + 1
+        self.dropout_layer = keras.layers.Dropout(self.dropout, seed=seed) if self.dropout else None
         activation = None if self.token_mode else self.output_activation
         self.output_layer = keras.layers.Dense(
             self.output_dim, activation=activation, name="output"
