@@ -142,6 +142,10 @@ def _add_decoding_flags(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=_positive_int, default=PREDICT_BATCH_SIZE, metavar="N",
         help=f"inputs decoded together (default: {PREDICT_BATCH_SIZE})",
     )  # fmt: skip
+    parser.add_argument(
+        "--length-penalty", type=_parse_setting("length_penalty"), default=0.0, metavar="X",
+        help="beam search: length normalisation exponent (default: 0)",
+    )  # fmt: skip
 
 
 def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
@@ -175,6 +179,10 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--skip-header", action="store_true", help="skip the data file's first line"
     )
+    parser.add_argument(
+        "--errors", type=_parse_setting("max_examples"), default=0, metavar="N",
+        help="text: also print (and write) the first N wrong outputs with their references",
+    )  # fmt: skip
     parser.set_defaults(run=_run_evaluate)
 
 
@@ -286,6 +294,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         max_examples=args.max_examples,
         seed=args.seed,
         skip_header=args.skip_header,
+        length_penalty=args.length_penalty,
+        errors=args.errors,
     )
 
 
@@ -301,6 +311,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         beam=args.beam,
         batch_size=args.batch_size,
         attention_path=args.attention,
+        length_penalty=args.length_penalty,
     )
 
 

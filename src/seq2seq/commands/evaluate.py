@@ -44,6 +44,8 @@ def evaluate(
     max_examples: int | None = None,
     seed: int | None = None,
     skip_header: bool = False,
+    length_penalty: float = 0.0,
+    errors: int = 0,
 ) -> int:
     """Runs `seq2seq evaluate`: prints the scores and writes them as JSON.
 
@@ -75,7 +77,14 @@ def evaluate(
         )
     relative = bool(recorded.get("relative")) and dataset.kind == "real"
     report = inference.score_split(
-        model, dataset, "test", beam=beam, batch_size=batch_size, relative=relative
+        model,
+        dataset,
+        "test",
+        beam=beam,
+        batch_size=batch_size,
+        relative=relative,
+        length_penalty=length_penalty,
+        errors=errors if dataset.kind == "text" else 0,
     )
     if data is not None:
         report["split"] = "all"

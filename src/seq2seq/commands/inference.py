@@ -216,9 +216,10 @@ def score_split(
     batch_size: int = PREDICT_BATCH_SIZE,
     relative: bool = False,
     length_penalty: float = 0.0,
+    errors: int = 0,
 ) -> dict[str, Any]:
     """Predicts a split and scores it (`relative`: see `predict_values`; `beam` and
-    `length_penalty`: beam search for text).
+    `length_penalty`: beam search for text; `errors`: list up to that many wrong outputs).
 
     Returns:
         `{"data", "split", "examples", "metrics"}` plus `"level"` and `"beam"`
@@ -245,7 +246,13 @@ def score_split(
         )
         level = model.target_vocabulary.level
         report.update(level=level, beam=beam)
+        if beam > 1:
+            report["length_penalty"] = length_penalty
         report["metrics"] = text_scores(predictions, part["references"], level, dataset.task)
+        if errors:
+            report["errors"] = wrong_predictions(
+                part["sources"], predictions, part["references"], errors
+            )
         return report
     x, y = part["x"], part["y"]
     predicted = predict_values(model, x, batch_size=batch_size, relative=relative)
@@ -267,6 +274,22 @@ def score_split(
     return report
 
 
+def wrong_predictions(
+    sources: Sequence[str],
+    predictions: Sequence[str],
+    references: Sequence[Sequence[str]],
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The first `limit` examples whose prediction matches none of their references."""
+    wrong = []
+    for source, predicted, refs in zip(sources, predictions, references):
+        if predicted not in refs:
+            wrong.append({"source": source, "prediction": predicted, "references": list(refs)})
+            if len(wrong) == limit:
+                break
+    return wrong
+
+
 def format_report(report: Mapping[str, Any]) -> str:
     """The lines printed for a score report: a title, then one metric per line."""
     where = (
@@ -285,4 +308,10 @@ def format_report(report: Mapping[str, Any]) -> str:
             f"{fits['warned']} warned, {fits['failed']} failed and fell back to seasonal "
             "naive with drift)"
         )
+    if report.get("errors"):
+        lines.append(f"First {len(report['errors'])} wrong outputs (input -> output | reference):")
+        lines += [
+            f"  {e['source']} -> {e['prediction']} | {' / '.join(e['references'])}"
+            for e in report["errors"]
+        ]
     return "\n".join(lines)

@@ -87,6 +87,7 @@ def predict(
     beam: int = 1,
     batch_size: int = inference.PREDICT_BATCH_SIZE,
     attention_path: str | None = None,
+    length_penalty: float = 0.0,
 ) -> int:
     """Runs `seq2seq predict` and prints one prediction per line.
 
@@ -115,7 +116,12 @@ def predict(
             f"--attention: {type(model).__name__} has no attention; train with --model attention"
         )
     predictions, attention = inference.predict_texts(
-        model, inputs, beam=beam, batch_size=batch_size, return_attention=bool(attention_path)
+        model,
+        inputs,
+        beam=beam,
+        batch_size=batch_size,
+        return_attention=bool(attention_path),
+        length_penalty=length_penalty,
     )
     for prediction in predictions:
         print(prediction)
