@@ -135,16 +135,17 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
 
 def _add_decoding_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--beam", type=_positive_int, default=1, metavar="N",
-        help="beam search with N beams; 1 decodes greedily (default: 1)",
+        "--beam", type=_positive_int, default=None, metavar="N",
+        help="beam search with N beams; 1 decodes greedily (default: the training run's "
+        "--beam, from config.toml next to the model, else 1)",
     )  # fmt: skip
     parser.add_argument(
         "--batch-size", type=_positive_int, default=PREDICT_BATCH_SIZE, metavar="N",
         help=f"inputs decoded together (default: {PREDICT_BATCH_SIZE})",
     )  # fmt: skip
     parser.add_argument(
-        "--length-penalty", type=_parse_setting("length_penalty"), default=0.0, metavar="X",
-        help="beam search: length normalisation exponent (default: 0)",
+        "--length-penalty", type=_parse_setting("length_penalty"), default=None, metavar="X",
+        help="beam search: length normalisation exponent (default: the training run's, else 0)",
     )  # fmt: skip
 
 

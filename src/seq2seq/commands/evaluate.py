@@ -39,17 +39,18 @@ def evaluate(
     data: str | None,
     task: str | None,
     json_path: str | None = None,
-    beam: int = 1,
+    beam: int | None = None,
     batch_size: int = inference.PREDICT_BATCH_SIZE,
     max_examples: int | None = None,
     seed: int | None = None,
     skip_header: bool = False,
-    length_penalty: float = 0.0,
+    length_penalty: float | None = None,
     errors: int = 0,
 ) -> int:
     """Runs `seq2seq evaluate`: prints the scores and writes them as JSON.
 
-    A data file is used whole; a task contributes its test split.
+    A data file is used whole; a task contributes its test split. `beam` and
+    `length_penalty` default to the training run's (see `decoding_settings`).
 
     Returns:
         The exit status, 0.
@@ -76,6 +77,9 @@ def evaluate(
             target_level=model.target_vocabulary.level,
         )
     relative = bool(recorded.get("relative")) and dataset.kind == "real"
+    beam, length_penalty = inference.decoding_settings(model_path, beam, length_penalty)
+    if dataset.kind != "text":
+        beam = 1
     report = inference.score_split(
         model,
         dataset,

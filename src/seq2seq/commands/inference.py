@@ -171,6 +171,19 @@ def recorded_settings(model_path: str | os.PathLike) -> dict[str, Any]:
         return {}
 
 
+def decoding_settings(
+    model_path: str | os.PathLike, beam: int | None, length_penalty: float | None
+) -> tuple[int, float]:
+    """The beam width and length penalty to decode with: those given, else the training
+    run's (its `config.toml`, so `evaluate` reproduces `metrics.json`), else greedy."""
+    recorded = recorded_settings(model_path)
+    if beam is None:
+        beam = int(recorded.get("beam") or 1)
+    if length_penalty is None:
+        length_penalty = float(recorded.get("length_penalty") or 0.0)
+    return beam, length_penalty
+
+
 def plot_alignments(
     model: keras.Model,
     texts: Sequence[str],

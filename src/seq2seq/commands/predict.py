@@ -84,10 +84,10 @@ def predict(
     model_path: str,
     texts: Sequence[str],
     file: str | None = None,
-    beam: int = 1,
+    beam: int | None = None,
     batch_size: int = inference.PREDICT_BATCH_SIZE,
     attention_path: str | None = None,
-    length_penalty: float = 0.0,
+    length_penalty: float | None = None,
 ) -> int:
     """Runs `seq2seq predict` and prints one prediction per line.
 
@@ -115,6 +115,7 @@ def predict(
         raise CommandError(
             f"--attention: {type(model).__name__} has no attention; train with --model attention"
         )
+    beam, length_penalty = inference.decoding_settings(model_path, beam, length_penalty)
     predictions, attention = inference.predict_texts(
         model,
         inputs,

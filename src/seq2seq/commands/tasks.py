@@ -62,7 +62,7 @@ def recipe_settings(name: str) -> dict[str, Any]:
     >>> from seq2seq.commands.tasks import recipe_settings
     >>> recipe = recipe_settings("g2p")
     >>> recipe["source_level"], recipe["target_level"], recipe["hidden"], "task" in recipe
-    ('char', 'word', 128, False)
+    ('char', 'word', 256, False)
     """
     _check_name(name)
     excluded = set(RECIPE_EXCLUDED)
