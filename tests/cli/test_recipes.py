@@ -241,7 +241,7 @@ def test_recipe_round_trip(tmp_path, name, settings_given_to_train):
 def test_g2p_recipe_names_its_levels_and_sizes(tmp_path):
     _, path = _recipe(tmp_path, "g2p")
     loaded = load_config(path)
-    assert loaded["hidden"] == 128 and loaded["embedding_dim"] == 64
+    assert loaded["hidden"] == 256 and loaded["embedding_dim"] == 64
     task_settings = resolve_settings({}, {}, task="g2p")
     assert list(loaded) == [
         name
