@@ -22,11 +22,7 @@ ENABLED = True
 
 def available(cell) -> bool:
     """Whether the fast path applies: JAX backend and an LSTM cell."""
-    return (
-        ENABLED
-        and keras.backend.backend() == "jax"
-        and type(cell).__name__ == "LSTMCell"
-    )
+    return ENABLED and keras.backend.backend() == "jax" and type(cell).__name__ == "LSTMCell"
 
 
 def kernel_gradient(operands, d_outputs):
@@ -319,9 +315,7 @@ def lstm_sequence(
             )
         hs, h, c = masked(projected, mask, h0, c0, recurrent_kernel, bool(reverse), int(unroll))
     else:
-        hs, h, c = plain(
-            projected, h0, c0, recurrent_kernel, bool(reverse), int(unroll), length
-        )
+        hs, h, c = plain(projected, h0, c0, recurrent_kernel, bool(reverse), int(unroll), length)
     return [h, c], hs
 
 

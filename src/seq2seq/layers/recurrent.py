@@ -136,9 +136,7 @@ class Recurrent(keras.layers.Layer):
             steps = length if length is not None else projected.shape[0]
             mask_t = None
             if mask is not None:  # (time, batch, 1) floats
-                mask_t = ops.expand_dims(
-                    ops.transpose(ops.cast(mask, projected.dtype), (1, 0)), -1
-                )
+                mask_t = ops.expand_dims(ops.transpose(ops.cast(mask, projected.dtype), (1, 0)), -1)
             final_states, outputs = fast_recurrence.lstm_sequence(
                 projected,
                 *initial_state,
