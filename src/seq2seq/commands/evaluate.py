@@ -77,9 +77,7 @@ def evaluate(
             target_level=model.target_vocabulary.level,
         )
     relative = bool(recorded.get("relative")) and dataset.kind == "real"
-    beam, length_penalty = inference.decoding_settings(model_path, beam, length_penalty)
-    if dataset.kind != "text":
-        beam = 1
+    beam, length_penalty = inference.decoding_settings(recorded, beam, length_penalty)
     report = inference.score_split(
         model,
         dataset,
@@ -88,7 +86,7 @@ def evaluate(
         batch_size=batch_size,
         relative=relative,
         length_penalty=length_penalty,
-        errors=errors if dataset.kind == "text" else 0,
+        errors=errors,
     )
     if data is not None:
         report["split"] = "all"

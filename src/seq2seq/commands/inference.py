@@ -172,11 +172,11 @@ def recorded_settings(model_path: str | os.PathLike) -> dict[str, Any]:
 
 
 def decoding_settings(
-    model_path: str | os.PathLike, beam: int | None, length_penalty: float | None
+    recorded: Mapping[str, Any], beam: int | None, length_penalty: float | None
 ) -> tuple[int, float]:
     """The beam width and length penalty to decode with: those given, else the training
-    run's (its `config.toml`, so `evaluate` reproduces `metrics.json`), else greedy."""
-    recorded = recorded_settings(model_path)
+    run's (`recorded`, its `config.toml` as `recorded_settings` reads it, so `evaluate`
+    reproduces `metrics.json`), else greedy."""
     if beam is None:
         beam = int(recorded.get("beam") or 1)
     if length_penalty is None:

@@ -115,7 +115,8 @@ def predict(
         raise CommandError(
             f"--attention: {type(model).__name__} has no attention; train with --model attention"
         )
-    beam, length_penalty = inference.decoding_settings(model_path, beam, length_penalty)
+    recorded = inference.recorded_settings(model_path)
+    beam, length_penalty = inference.decoding_settings(recorded, beam, length_penalty)
     predictions, attention = inference.predict_texts(
         model,
         inputs,

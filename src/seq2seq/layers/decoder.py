@@ -188,19 +188,22 @@ class Decoder(keras.layers.Layer):
             bundle = {**bundle, "feature_table": self.project_features(self.embedding.embeddings)}
         return bundle
 
+    def _sequence_mask(self, batch_size, width):
+        """A dropout mask `(batch, width)` that every step of a sequence shares."""
+        ones = ops.ones((batch_size, width), dtype=self.compute_dtype)
+        return self.dropout_layer(ones, training=True)
+
     def dropout_masks(self, batch_size, training):
         """One dropout mask per upper layer, shared by all steps of a sequence."""
         if not (training and self.dropout_layer is not None and self.depth > 1):
             return None
-        ones = ops.ones((batch_size, self.units), dtype=self.compute_dtype)
-        return [self.dropout_layer(ones, training=True) for _ in range(self.depth - 1)]
+        return [self._sequence_mask(batch_size, self.units) for _ in range(self.depth - 1)]
 
     def readout_mask(self, batch_size, training):
         """Dropout mask of the readout before the output layer, one per sequence, or None."""
         if not (training and self.dropout_layer is not None):
             return None
-        ones = ops.ones((batch_size, self.readout_dim), dtype=self.compute_dtype)
-        return self.dropout_layer(ones, training=True)
+        return self._sequence_mask(batch_size, self.readout_dim)
 
     def recurrent_step(self, projected, states, bundle, masks=None, kernels=None, training=False):
         """One step from the projected fed-back value. Returns `(readout, states, weights)`.
