@@ -205,6 +205,49 @@ def _add_predict_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run_predict)
 
 
+def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
+    from seq2seq.serving.limits import ServingLimits
+
+    defaults = ServingLimits()
+    parser = commands.add_parser(
+        "serve",
+        help="serve a text model over HTTP: a JSON API and a web page",
+        description="Serve a text model: POST /predict (JSON), GET /health, the web page at / "
+        "and the OpenAPI page at /docs. Requests arriving together are decoded in one batch. "
+        'Needs the serve extra: pip install "keras-seq2seq[serve]".',
+    )
+    parser.add_argument("model", metavar="MODEL", help="a model.keras written by `seq2seq train`")
+    parser.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, metavar="N", help="(default: 8000)")
+    parser.add_argument(
+        "--beam", type=_positive_int, default=None, metavar="N",
+        help="beam width of requests that give none (default: the training run's, else 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--length-penalty", type=_parse_setting("length_penalty"), default=None, metavar="X",
+        help="beam search: length normalisation exponent (default: the training run's, else 0)",
+    )  # fmt: skip
+    limits = (
+        ("max_batch", "inputs decoded together at most"),
+        ("max_queue", "requests waiting at most; more are answered 503"),
+        ("max_inputs", "inputs per request at most (default: --max-batch)"),
+        ("max_input_length", "characters or words per input at most"),
+    )
+    for name, text in limits:
+        default = getattr(defaults, name) if name != "max_inputs" else None
+        suffix = "" if default is None else f" (default: {default})"
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=_positive_int, default=default, metavar="N",
+            help=text + suffix,
+        )  # fmt: skip
+    parser.add_argument(
+        "--max-wait-ms", type=float, default=defaults.max_wait_ms, metavar="MS",
+        help="how long a request waits for others to share its batch "
+        f"(default: {defaults.max_wait_ms:g})",
+    )  # fmt: skip
+    parser.set_defaults(run=_run_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `seq2seq` command and its sub-commands."""
     parser = _Parser(
@@ -217,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(commands)
     _add_evaluate_parser(commands)
     _add_predict_parser(commands)
+    _add_serve_parser(commands)
     tasks = commands.add_parser(
         "tasks",
         help="list the built-in tasks, or print one's settings as a config file",
@@ -313,6 +357,23 @@ def _run_predict(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         attention_path=args.attention,
         length_penalty=args.length_penalty,
+    )
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from seq2seq.commands.serve import serve
+
+    return serve(
+        args.model,
+        host=args.host,
+        port=args.port,
+        beam=args.beam,
+        length_penalty=args.length_penalty,
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+        max_queue=args.max_queue,
+        max_inputs=args.max_inputs,
+        max_input_length=args.max_input_length,
     )
 
 
