@@ -18,15 +18,15 @@ def bigram(table):
         np.log(np.asarray(table, "float64") + 1e-30).astype("float32")
     )
 
-    def next_fn(prev, states, constants, index):
-        return ops.take(log_table, prev, axis=0), states, None
+    def next_fn(prev, cache, index):
+        return ops.take(log_table, prev, axis=0), cache, None
 
     return next_fn
 
 
 def run(sampler, table, batch=1, max_length=4, seed=None):
     states = [ops.zeros((batch, 1))]
-    out = sampler(bigram(table), states, {}, max_length, seed=seed)
+    out = sampler(bigram(table), {"states": states}, max_length, seed=seed)
     return {name: ops.convert_to_numpy(value) for name, value in out.items()}
 
 

@@ -7,38 +7,26 @@ from typing import Any
 import keras
 from keras import ops
 
-from seq2seq.data.vocabulary import END_ID, PAD_ID, START_ID
+from seq2seq.arguments import check_length_penalty, check_positive
+from seq2seq.conventions import END_ID, PAD_ID, START_ID
 from seq2seq.decoding.sampler import (
     NEG_INF,
     NextFn,
     Sampler,
     batch_size_of,
     mask_reserved,
+    split_cache,
     tile,
     write_step,
 )
-from seq2seq.models.arguments import check_positive
-
-
-def check_length_penalty(length_penalty: Any) -> float:
-    """Raises a `ValueError` unless `length_penalty` is a number >= 0."""
-    if (
-        isinstance(length_penalty, bool)
-        or not isinstance(length_penalty, (int, float))
-        or not length_penalty >= 0
-    ):
-        raise ValueError(
-            "Invalid value for argument `length_penalty`. Expected a number >= 0. "
-            f"Received: length_penalty={length_penalty!r}"
-        )
-    return float(length_penalty)
 
 
 class BeamSampler(Sampler):
     """Keeps the `beam_width` best partial sequences of each input at every step.
 
-    The encoder memory, attention keys, mask and decoder states are tiled to
-    `batch * beam_width` rows once, before the loop. At each step every beam is
+    The cache's `states` and `constants` (decoder states, encoder memory,
+    attention keys, mask) are tiled to `batch * beam_width` rows once, before the
+    loop; its `shared` tensors have no batch axis and are not. At each step every beam is
     extended by every token, and the `beam_width` best candidates of each input
     survive; the states of their parent beams are gathered. A beam that has
     emitted the end id stays finished: its only extension is the padding id at
@@ -88,12 +76,12 @@ class BeamSampler(Sampler):
     def __call__(
         self,
         next_fn: NextFn,
-        states: Any,
-        constants: Any,
+        cache: dict,
         max_length: int,
         attention_length: int | None = None,
         seed: Any = None,
     ) -> dict[str, Any]:
+        states, constants, shared = split_cache(cache)
         width = self.beam_width
         batch = batch_size_of((states, constants))
         flat = batch * width
@@ -113,7 +101,9 @@ class BeamSampler(Sampler):
             return ops.logical_and(ops.less(index, max_length), ops.logical_not(ops.all(finished)))
 
         def body(index, prev, states, ids, log_probs, scores, lengths, finished, attention):
-            logits, states, weights = next_fn(prev, states, constants, index)
+            step_cache = {"states": states, "constants": constants, "shared": shared}
+            logits, step_cache, weights = next_fn(prev, step_cache, index)
+            states = step_cache["states"]
             step_log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
             vocab = step_log_probs.shape[-1]
             pad_only = ops.where(ops.equal(ops.arange(vocab, dtype="int32"), PAD_ID), 0.0, NEG_INF)

@@ -1,4 +1,9 @@
-"""`generate`: batched decoding of a seq2seq model with a chosen strategy."""
+"""`generate`: batched decoding of a seq2seq model with a chosen strategy.
+
+The model is used only through its generation contract (see `Seq2SeqModel`):
+`generation_cache`, `generation_step`, `generation_outputs`, `max_generation_length`
+and `has_attention`. The samplers see only the step function and its cache.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,18 @@ import keras
 import numpy as np
 from keras import ops
 
-from seq2seq.decoding.beam import BeamSampler, check_length_penalty
+from seq2seq.arguments import (
+    check_length_penalty,
+    check_positive,
+    check_seed,
+    check_temperature,
+    check_top_p,
+)
+from seq2seq.decoding.beam import BeamSampler
 from seq2seq.decoding.compiled import cached_function
 from seq2seq.decoding.greedy import GreedySampler
-from seq2seq.decoding.random import RandomSampler, check_seed, check_temperature, check_top_p
-from seq2seq.decoding.sampler import Sampler, as_lists
-from seq2seq.models.arguments import check_positive
+from seq2seq.decoding.random import RandomSampler
+from seq2seq.decoding.sampler import Sampler
 
 STRATEGIES = ("greedy", "beam", "random")
 
@@ -134,50 +145,19 @@ def _config_key(sampler: Sampler) -> tuple:
 
 def _token_function(model: keras.Model, sampler: Sampler, max_length: int):
     def run(x, seed):
-        if not model.uses_feedback:
-            # No feedback: every step's distribution is known up front (SimpleSeq2Seq).
-            logits = model._forward(x, None, False, None)["outputs"]  # (batch, out_len, vocab)
-            constants = {"logits": logits}
-
-            def next_fn(prev, states, constants, index):
-                return ops.take(constants["logits"], index, axis=1), states, None
-
-            return sampler(next_fn, [], constants, max_length, None, seed)
-
-        decoder = model.decoder
-        encoded = model.encoder(x, training=False)
-        bundle = decoder.prepare(model._bundle(encoded), generation=True)
-        # Entries without a batch axis stay out of what beam search tiles per beam.
-        shared = {name: bundle[name] for name in decoder.shared_keys if name in bundle}
-        constants = {
-            name: value
-            for name, value in bundle.items()
-            if value is not None and name not in shared
-        }
-        states = as_lists(model._initial_states(encoded))
-
-        def next_fn(prev, states, constants, index):
-            logits, states, weights = decoder.token_step(prev, states, {**constants, **shared})
-            return logits, as_lists(states), weights
-
-        attention_length = x.shape[1] if decoder.attention else None
-        return sampler(next_fn, states, constants, max_length, attention_length, seed)
+        attention_length = x.shape[1] if model.has_attention else None
+        cache = model.generation_cache(x)
+        return sampler(model.generation_step, cache, max_length, attention_length, seed)
 
     return run
 
 
 def _real_function(model: keras.Model, max_length: int):
     def run(x, seed):
-        if model.uses_feedback:
-            encoded = model.encoder(x, training=False)
-            result = model.decoder(
-                model._bundle(encoded), model._initial_states(encoded), length=max_length
-            )
-        else:
-            result = model._forward(x, None, False, None)
-        out = {"outputs": result["outputs"][:, :max_length]}
+        result = model.generation_outputs(x, max_length)
+        out = {"outputs": result["outputs"]}
         if result.get("attention") is not None:
-            out["attention"] = result["attention"][:, :max_length]
+            out["attention"] = result["attention"]
         return out
 
     return run
@@ -195,12 +175,7 @@ def _run_batches(
         if rows < size:
             # Fill with copies of a real row: same shapes, so no recompilation, and they end like it.
             chunk = np.concatenate([chunk, np.repeat(chunk[:1], size - rows, axis=0)])
-        seed = None
-        if isinstance(sampler, RandomSampler):
-            # Each batch draws at most `max_length` times, so batches never share a seed state.
-            seed = sampler.initial_seed() + np.array(
-                [0, number * max_length], dtype=sampler.seed_generator.state.dtype
-            )
+        seed = sampler.batch_seed(number, max_length)
         out = fn(
             ops.convert_to_tensor(chunk), None if seed is None else ops.convert_to_tensor(seed)
         )
@@ -212,10 +187,11 @@ def _check_max_length(model: keras.Model, max_length: Any) -> int:
     if max_length is None:
         return model.output_length
     check_positive("max_length", max_length)
-    if not model.uses_feedback and max_length > model.output_length:
+    limit = model.max_generation_length
+    if limit is not None and max_length > limit:
         raise ValueError(
             "Invalid value for argument `max_length`. Expected at most `output_length` "
-            f"({model.output_length}) for {type(model).__name__}, whose decoder has no feedback. "
+            f"({limit}) for {type(model).__name__}, whose decoder has no feedback. "
             f"Received: max_length={max_length}"
         )
     return max_length

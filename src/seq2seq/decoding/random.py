@@ -8,42 +8,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from seq2seq.arguments import check_positive, check_seed, check_temperature, check_top_p
 from seq2seq.decoding.sampler import NEG_INF, Sampler
-from seq2seq.models.arguments import check_positive
-
-
-def check_temperature(temperature: Any) -> float:
-    """Raises a `ValueError` unless `temperature` is a number > 0."""
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not temperature > 0
-    ):
-        raise ValueError(
-            "Invalid value for argument `temperature`. Expected a number > 0. "
-            f"Received: temperature={temperature!r}"
-        )
-    return float(temperature)
-
-
-def check_top_p(top_p: Any) -> float | None:
-    """Raises a `ValueError` unless `top_p` is None or a number in (0, 1]."""
-    if top_p is None:
-        return None
-    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
-        raise ValueError(
-            f"Invalid value for argument `top_p`. Expected None or a number in (0, 1]. Received: top_p={top_p!r}"
-        )
-    return float(top_p)
-
-
-def check_seed(seed: Any) -> int | None:
-    """Raises a `ValueError` unless `seed` is None or an int >= 0."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ValueError(
-            f"Invalid value for argument `seed`. Expected None or an int >= 0. Received: seed={seed!r}"
-        )
-    return seed
 
 
 class RandomSampler(Sampler):
@@ -98,6 +64,13 @@ class RandomSampler(Sampler):
             self.seed if self.seed is not None else int(np.random.default_rng().integers(2**31 - 1))
         )
         return np.array([seed, 0], dtype=self.seed_generator.state.dtype)
+
+    def batch_seed(self, number: int, max_length: int) -> np.ndarray:
+        """`initial_seed()` advanced past the draws of the batches before: each batch
+        draws at most `max_length` times, so batches never share a seed state."""
+        return self.initial_seed() + np.array(
+            [0, number * max_length], dtype=self.seed_generator.state.dtype
+        )
 
     def get_next_token(self, logits: Any, seed: Any) -> tuple[Any, Any]:
         logits = logits / self.temperature

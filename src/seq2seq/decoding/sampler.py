@@ -9,12 +9,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from seq2seq.data.vocabulary import END_ID, PAD_ID, START_ID
+from seq2seq.conventions import END_ID, PAD_ID, START_ID
 
 NEG_INF = -1e9
 
-# next_fn(prev_ids, states, constants, index) -> (logits, new_states, attention weights or None)
-NextFn = Callable[[Any, Any, Any, Any], tuple[Any, Any, Any]]
+# next_fn(prev_ids, cache, index) -> (logits, new cache, attention weights or None): a
+# model's `generation_step`, or any function of that contract.
+NextFn = Callable[[Any, Any, Any], tuple[Any, Any, Any]]
 
 
 def tile(structure: Any, times: int) -> Any:
@@ -43,15 +44,17 @@ def write_step(buffer: Any, index: Any, values: Any) -> Any:
     return ops.where(positions, ops.expand_dims(values, 1), buffer)
 
 
-def as_lists(states: Any) -> Any:
-    """Decoder states as a list over layers of lists of tensors, the loop carry's fixed structure."""
-    return [list(layer) for layer in states]
+def split_cache(cache: dict) -> tuple[Any, Any, Any]:
+    """`(states, constants, shared)` of a cache; the last two default to empty dicts."""
+    return cache["states"], cache.get("constants", {}), cache.get("shared", {})
 
 
 class Sampler:
     """Base class of the decoding strategies, after keras-hub's samplers.
 
-    A sampler runs the decoder one step at a time inside one `keras.ops.while_loop`
+    A sampler never sees a model: it is given a step function `next_fn` and its
+    cache (a model's `generation_step` and `generation_cache`), the contract of
+    keras-hub's samplers. It runs the steps inside one `keras.ops.while_loop`
     (traced once, no Python loop per step on JAX and TensorFlow graphs) over a
     whole batch. Step 0 is fed the start id; each later step is fed the token the
     previous step chose. A sequence stops at its end id (or after `max_length`
@@ -62,12 +65,14 @@ class Sampler:
     the whole loop.
 
     Call arguments:
-        next_fn: `next_fn(prev_ids, states, constants, index)` returns
-            `(logits, new_states, weights)`: logits `(batch, vocab)`, the new
-            states (same structure), attention weights `(batch, in_len)` or None.
-        states: Nested structure of `(batch, ...)` tensors carried between steps.
-        constants: Nested structure of `(batch, ...)` tensors read by every step
-            (encoder memory, attention keys, mask).
+        next_fn: `next_fn(prev_ids, cache, index)` returns
+            `(logits, new_cache, weights)`: logits `(batch, vocab)`, the cache with
+            its new `states` (same structure), attention weights `(batch, in_len)` or
+            None.
+        cache: Dict of `states` (nested `(batch, ...)` tensors carried between
+            steps), optionally `constants` (nested `(batch, ...)` tensors read by
+            every step: encoder memory, attention keys, mask) and `shared` (tensors
+            without a batch axis). Only `states` change from step to step.
         max_length: Number of steps at most.
         attention_length: Input length when `next_fn` returns attention weights.
         seed: The `(2,)` seed state of random strategies; default `initial_seed()`.
@@ -83,11 +88,11 @@ class Sampler:
     >>> from keras import ops
     >>> from seq2seq.decoding import GreedySampler
     >>> logits = np.log(np.array([[0.0, 0.0, 0.1, 0.2, 0.7]], "float32") + 1e-9)
-    >>> def next_fn(prev, states, constants, index):
+    >>> def next_fn(prev, cache, index):
     ...     # Always prefers id 4 until step 2, then the end id.
     ...     end = ops.cast(ops.equal(index, 2), "float32") * 100.0
-    ...     return ops.convert_to_tensor(logits) + ops.one_hot(ops.array([2]), 5) * end, states, None
-    >>> out = GreedySampler()(next_fn, [ops.zeros((1, 1))], {}, max_length=5)
+    ...     return ops.convert_to_tensor(logits) + ops.one_hot(ops.array([2]), 5) * end, cache, None
+    >>> out = GreedySampler()(next_fn, {"states": [ops.zeros((1, 1))]}, max_length=5)
     >>> ops.convert_to_numpy(out["ids"]).tolist()
     [[4, 4, 2, 0, 0]]
     """
@@ -100,6 +105,11 @@ class Sampler:
         """The `(2,)` seed state a call starts from when given none (unused by deterministic strategies)."""
         return np.zeros((2,), dtype="int32")
 
+    def batch_seed(self, number: int, max_length: int) -> np.ndarray | None:
+        """The seed state of the `number`-th batch of one `generate` call, or None for
+        deterministic strategies (which draw nothing)."""
+        return None
+
     def get_next_token(self, logits: Any, seed: Any) -> tuple[Any, Any]:
         """Chooses the next ids `(batch,)` from logits whose reserved ids are masked.
 
@@ -110,12 +120,12 @@ class Sampler:
     def __call__(
         self,
         next_fn: NextFn,
-        states: Any,
-        constants: Any,
+        cache: dict,
         max_length: int,
         attention_length: int | None = None,
         seed: Any = None,
     ) -> dict[str, Any]:
+        states, constants, shared = split_cache(cache)
         batch = batch_size_of((states, constants))
         index = ops.convert_to_tensor(0, dtype="int32")
         prev = ops.full((batch,), START_ID, dtype="int32")
@@ -129,7 +139,9 @@ class Sampler:
             return ops.logical_and(ops.less(index, max_length), ops.logical_not(ops.all(finished)))
 
         def body(index, prev, states, ids, log_probs, finished, attention, seed):
-            logits, states, weights = next_fn(prev, states, constants, index)
+            step_cache = {"states": states, "constants": constants, "shared": shared}
+            logits, step_cache, weights = next_fn(prev, step_cache, index)
+            states = step_cache["states"]
             logits = ops.cast(logits, "float32")
             token, seed = self.get_next_token(mask_reserved(logits), seed)
             token = ops.where(finished, PAD_ID, ops.cast(token, "int32"))

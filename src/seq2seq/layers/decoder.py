@@ -3,11 +3,10 @@
 import keras
 from keras import ops
 
+from seq2seq.conventions import START_ID
 from seq2seq.layers import fast_recurrence
 from seq2seq.layers.bahdanau_attention import BahdanauAttention
 from seq2seq.layers.cell_factory import make_cell
-
-START_ID = 1
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")

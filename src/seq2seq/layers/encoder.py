@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from seq2seq.conventions import PAD_ID
 from seq2seq.layers.recurrent import Recurrent
 
 MERGE_MODES = ("concat", "sum", "ave", "mul")
@@ -164,7 +165,7 @@ class Encoder(keras.layers.Layer):
     def call(self, inputs, mask=None, training=False):
         table_ids = None
         if self.embedding is not None:
-            mask = ops.not_equal(inputs, 0)
+            mask = ops.not_equal(inputs, PAD_ID)  # the embedding's `mask_zero` too
             if self.projects_by_lookup(inputs, training):
                 table_ids = ops.transpose(inputs, (1, 0))  # time-major, as `recur` takes
                 sequence = None

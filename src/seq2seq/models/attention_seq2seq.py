@@ -58,6 +58,8 @@ class AttentionSeq2Seq(Seq2SeqModel):
     (2, 8, 7)
     """
 
+    has_attention = True
+
     def __init__(
         self,
         output_dim=None,

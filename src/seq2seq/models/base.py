@@ -4,13 +4,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from seq2seq import decoding
+from seq2seq import arguments, decoding
+from seq2seq.conventions import PAD_ID
 from seq2seq.layers.bridge import Bridge
 from seq2seq.layers.cell_factory import check_cell_name
 from seq2seq.layers.decoder import Decoder
 from seq2seq.layers.encoder import Encoder
 from seq2seq.layers.recurrent import Recurrent
-from seq2seq.models import arguments
 
 
 class Seq2SeqModel(keras.Model):
@@ -23,11 +23,28 @@ class Seq2SeqModel(keras.Model):
 
     Token mode is on when `output_vocab_size` is given: the model ends in a softmax over
     the output vocabulary (or returns logits with `logits=True`), the default loss
-    ignores padding (id 0), and `teacher_force` defaults to True. Real-valued mode keeps
-    the original library's defaults.
+    ignores padding (`PAD_ID`, 0), and `teacher_force` defaults to True. Real-valued mode
+    keeps the original library's defaults.
+
+    Generation contract: the public interface that step-wise decoding uses (the samplers
+    of `seq2seq.decoding`, an exported decoder), after keras-hub's `next(...)` and cache.
+    No code outside the model needs its layers or private methods.
+
+    - `generation_cache(x)`: the cache of a batch of token inputs, a dict of
+      `states` (per-row tensors each step updates; beam search gathers them),
+      `constants` (per-row tensors every step reads unchanged; beam search tiles them
+      once per beam) and `shared` (tensors without a batch axis; never tiled).
+    - `generation_step(previous_ids, cache, index)`: the logits of step `index` from
+      the ids chosen at the previous step (`START_ID` at step 0), as
+      `(logits, cache, attention_weights_or_None)`.
+    - `generation_outputs(x, length)`: free-running outputs of `length` steps (the
+      real-valued counterpart, also the `predict` path of token models).
+    - `max_generation_length`: the most steps a model can generate (None: any).
+    - `has_attention`: whether steps return attention weights `(batch, in_len)`.
     """
 
     uses_feedback = True
+    has_attention = False
 
     def __init__(
         self,
@@ -179,14 +196,14 @@ class Seq2SeqModel(keras.Model):
         return outputs
 
     def compile(self, optimizer="rmsprop", loss=None, jit_compile="auto", **kwargs):
-        """`keras.Model.compile`; in token mode the default loss ignores padding (id 0).
+        """`keras.Model.compile`; in token mode the default loss ignores padding (`PAD_ID`).
 
         On TensorFlow `jit_compile="auto"` means no XLA: Keras would pick XLA on a GPU,
         and XLA cannot differentiate the `tf.while_loop` behind `keras.ops.scan`.
         """
         if loss is None and self.token_mode:
             loss = keras.losses.SparseCategoricalCrossentropy(
-                from_logits=self.logits, ignore_class=0
+                from_logits=self.logits, ignore_class=PAD_ID
             )
         if jit_compile == "auto" and keras.backend.backend() == "tensorflow":
             jit_compile = False
@@ -400,6 +417,101 @@ class Seq2SeqModel(keras.Model):
             training=training,
         )
 
+    # Generation contract (see the class docstring) ----------------------------------------
+
+    @property
+    def max_generation_length(self):
+        """The most steps `generation_step` can take: None (any number) for the models
+        that feed their outputs back; `SimpleSeq2Seq` overrides it."""
+        return None
+
+    def generation_cache(self, x):
+        """The decoding cache of a batch of token inputs: what every step reads.
+
+        Runs the encoder once and precomputes what every step reuses (attention keys,
+        the first decoder layer's input projection of every target embedding).
+
+        Args:
+            x: Token ids `(batch, time)` (0 = padding) or real values
+                `(batch, time, input_dim)`, a backend tensor.
+
+        Returns:
+            Dict of `states` (list over decoder layers of lists of `(batch, units)`
+            tensors, updated by each step), `constants` (dict of `(batch, ...)`
+            tensors: encoder memory, context, attention keys, mask) and `shared` (dict
+            of tensors without a batch axis). Beam search tiles `states` and
+            `constants` to `batch * beam_width` rows and never `shared`.
+
+        Example:
+        >>> import numpy as np
+        >>> from keras import ops
+        >>> from seq2seq.conventions import START_ID
+        >>> from seq2seq.models import Seq2Seq
+        >>> model = Seq2Seq(input_vocab_size=8, output_vocab_size=8, input_length=None,
+        ...                 output_length=5, hidden_dim=8)
+        >>> cache = model.generation_cache(ops.convert_to_tensor(np.array([[4, 5, 2]])))
+        >>> previous = ops.full((1,), START_ID, dtype="int32")
+        >>> logits, cache, weights = model.generation_step(previous, cache, 0)
+        >>> tuple(logits.shape), weights is None
+        ((1, 8), True)
+        """
+        self._check_token_generation("generation_cache")
+        encoded = self.encoder(x, training=False)
+        bundle = self.decoder.prepare(self._bundle(encoded), generation=True)
+        shared = {name: bundle[name] for name in self.decoder.shared_keys if name in bundle}
+        constants = {
+            name: value
+            for name, value in bundle.items()
+            if value is not None and name not in shared
+        }
+        return {
+            "states": _as_lists(self._initial_states(encoded)),
+            "constants": constants,
+            "shared": shared,
+        }
+
+    def generation_step(self, previous_ids, cache, index):
+        """One decoding step: the logits that follow `previous_ids`.
+
+        Args:
+            previous_ids: `(batch,)` int32, the ids chosen at the previous step
+                (`START_ID` at step 0).
+            cache: A cache from `generation_cache` (or this method), its `states` and
+                `constants` tiled or gathered row by row as the caller needs.
+            index: Scalar int32, the step's position (0 first).
+
+        Returns:
+            `(logits, cache, weights)`: logits `(batch, output_vocab_size)`, the cache
+            with the new `states` (same structure; `constants` and `shared` as given),
+            attention weights `(batch, in_len)` or None.
+        """
+        logits, states, weights = self.decoder.token_step(
+            previous_ids, cache["states"], {**cache["constants"], **cache["shared"]}
+        )
+        return logits, {**cache, "states": _as_lists(states)}, weights
+
+    def generation_outputs(self, x, length):
+        """The free-running outputs of `length` steps, each step fed the previous output.
+
+        Args:
+            x: Inputs of one batch, a backend tensor.
+            length: Int, steps to run (at most `max_generation_length` when set).
+
+        Returns:
+            Dict of `outputs` `(batch, length, output_dim)` (logits in token mode) and
+            `attention` `(batch, length, in_len)` or None.
+        """
+        encoded = self.encoder(x, training=False)
+        return self.decoder(self._bundle(encoded), self._initial_states(encoded), length=length)
+
+    def _check_token_generation(self, name):
+        if not self.token_mode:
+            raise ValueError(
+                f"Invalid call of `{name}`. Expected a token model (`output_vocab_size` "
+                "given): step-wise decoding chooses token ids. Received a real-valued model "
+                "(output_vocab_size=None); use `generation_outputs`."
+            )
+
     # Inference helpers -------------------------------------------------------------------
 
     def encode(self, x):
@@ -486,6 +598,11 @@ class Seq2SeqModel(keras.Model):
         config["source_vocabulary"] = _serialize(self.source_vocabulary)
         config["target_vocabulary"] = _serialize(self.target_vocabulary)
         return {**super().get_config(), **config}
+
+
+def _as_lists(states):
+    """Decoder states as a list over layers of lists of tensors: a loop carry's fixed structure."""
+    return [list(layer) for layer in states]
 
 
 def _check_ids(kind, name, ids, vocab_size, vocab_name):

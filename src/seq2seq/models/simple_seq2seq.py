@@ -1,6 +1,7 @@
 """The seed's encoder-decoder: encoder vector repeated as the decoder's input at every step."""
 
 import keras
+from keras import ops
 
 from seq2seq.layers.recurrent import Recurrent
 from seq2seq.models.base import Seq2SeqModel
@@ -127,3 +128,25 @@ class SimpleSeq2Seq(Seq2SeqModel):
         if self.dropout_layer is not None:
             sequence = self.dropout_layer(sequence, training=training)
         return {"outputs": self.output_layer(sequence), "attention": None}
+
+    # Generation contract (see `Seq2SeqModel`) ------------------------------------------
+
+    @property
+    def max_generation_length(self):
+        """`output_length`: the decoder runs a fixed number of steps."""
+        return self.output_length
+
+    def generation_cache(self, x):
+        """`{"states": [], "constants": {"logits": (batch, output_length, vocab)}, "shared": {}}`."""
+        self._check_token_generation("generation_cache")
+        logits = self._forward(x, None, False, None)["outputs"]
+        return {"states": [], "constants": {"logits": logits}, "shared": {}}
+
+    def generation_step(self, previous_ids, cache, index):
+        """The precomputed logits of step `index`; `previous_ids` are not read."""
+        return ops.take(cache["constants"]["logits"], index, axis=1), cache, None
+
+    def generation_outputs(self, x, length):
+        """The first `length` (at most `output_length`) steps of the model's outputs."""
+        result = self._forward(x, None, False, None)
+        return {"outputs": result["outputs"][:, :length], "attention": None}

@@ -1,4 +1,12 @@
-"""Validation and normalisation of the models' constructor arguments."""
+"""Checks and normalisation of arguments: the models' constructor arguments and the
+decoding strategies' settings.
+
+Each check raises a `ValueError` that names the argument, what it expects and what it
+received. This module imports nothing of the package, so models, layers and decoding
+can all use it without an import cycle.
+"""
+
+from typing import Any
 
 
 def _is_positive_int(value) -> bool:
@@ -98,3 +106,51 @@ def _check_dim(dim, name: str, value, what: str | None = None) -> None:
     raise ValueError(
         f"Invalid value for argument `{name}`. Expected {expected}. Received: {name}={value!r}"
     )
+
+
+def check_length_penalty(length_penalty: Any) -> float:
+    """Raises a `ValueError` unless `length_penalty` is a number >= 0."""
+    if (
+        isinstance(length_penalty, bool)
+        or not isinstance(length_penalty, (int, float))
+        or not length_penalty >= 0
+    ):
+        raise ValueError(
+            "Invalid value for argument `length_penalty`. Expected a number >= 0. "
+            f"Received: length_penalty={length_penalty!r}"
+        )
+    return float(length_penalty)
+
+
+def check_temperature(temperature: Any) -> float:
+    """Raises a `ValueError` unless `temperature` is a number > 0."""
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not temperature > 0
+    ):
+        raise ValueError(
+            "Invalid value for argument `temperature`. Expected a number > 0. "
+            f"Received: temperature={temperature!r}"
+        )
+    return float(temperature)
+
+
+def check_top_p(top_p: Any) -> float | None:
+    """Raises a `ValueError` unless `top_p` is None or a number in (0, 1]."""
+    if top_p is None:
+        return None
+    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
+        raise ValueError(
+            f"Invalid value for argument `top_p`. Expected None or a number in (0, 1]. Received: top_p={top_p!r}"
+        )
+    return float(top_p)
+
+
+def check_seed(seed: Any) -> int | None:
+    """Raises a `ValueError` unless `seed` is None or an int >= 0."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(
+            f"Invalid value for argument `seed`. Expected None or an int >= 0. Received: seed={seed!r}"
+        )
+    return seed

@@ -1,0 +1,32 @@
+"""The package's conventions, each defined once: reserved token ids, text levels, cell
+and model names.
+
+This module imports nothing of the package, so any module can import it without a
+cycle.
+
+>>> from seq2seq.conventions import END_ID, PAD_ID, START_ID
+>>> (PAD_ID, START_ID, END_ID)
+(0, 1, 2)
+"""
+
+# Reserved token ids, the first entries of every `Vocabulary`. Padding (id 0) is masked
+# by the encoder and ignored by the token loss; decoding starts from `START_ID`, a
+# sequence ends at `END_ID`, and neither padding nor the start id is ever generated.
+PAD_ID = 0
+START_ID = 1
+END_ID = 2
+UNK_ID = 3
+# How a text splits into symbols.
+LEVELS = ("char", "word")
+
+# Recurrent cells, by name (`cell=`).
+CELL_NAMES = ("lstm", "gru")
+
+# The models, by their short names (the `model` setting of the command line), and the
+# class each name stands for.
+MODEL_NAMES = ("simple", "seq2seq", "attention")
+MODEL_CLASS_NAMES = {
+    "simple": "SimpleSeq2Seq",
+    "seq2seq": "Seq2Seq",
+    "attention": "AttentionSeq2Seq",
+}
