@@ -248,6 +248,36 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run_serve)
 
 
+def _add_export_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="export a model's whole inference (encoder and decoding) as ONNX or a SavedModel",
+        description="Export the encoder and the decoding loop (greedy and beam search, or a "
+        "real-valued model's outputs) with the weights, plus vocabularies.json, so that "
+        "onnxruntime or TensorFlow runs them without this library. Traces on TensorFlow (a "
+        'child process on other backends). Needs the export extra: pip install "keras-seq2seq[export]".',
+    )
+    parser.add_argument("model", metavar="MODEL", help="a model.keras written by `seq2seq train`")
+    parser.add_argument(
+        "--format", choices=("onnx", "saved_model"), default="onnx", help="(default: onnx)"
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="the output folder")
+    parser.add_argument(
+        "--beam", type=_positive_int, default=None, metavar="N",
+        help="width of the exported beam search; 1 exports greedy decoding only "
+        "(default: the training run's --beam when above 1, else 5)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--length-penalty", type=_parse_setting("length_penalty"), default=None, metavar="X",
+        help="beam search: length normalisation exponent (default: the training run's, else 0)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-length", type=_positive_int, default=None, metavar="N",
+        help="output steps (default: the model's output length)",
+    )  # fmt: skip
+    parser.set_defaults(run=_run_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `seq2seq` command and its sub-commands."""
     parser = _Parser(
@@ -261,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate_parser(commands)
     _add_predict_parser(commands)
     _add_serve_parser(commands)
+    _add_export_parser(commands)
     tasks = commands.add_parser(
         "tasks",
         help="list the built-in tasks, or print one's settings as a config file",
@@ -374,6 +405,19 @@ def _run_serve(args: argparse.Namespace) -> int:
         max_queue=args.max_queue,
         max_inputs=args.max_inputs,
         max_input_length=args.max_input_length,
+    )
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from seq2seq.commands.export import export
+
+    return export(
+        args.model,
+        args.out,
+        format=args.format,
+        beam=args.beam,
+        length_penalty=args.length_penalty,
+        max_length=args.max_length,
     )
 
 
