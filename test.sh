@@ -10,7 +10,7 @@ lanes=${LANES:-2}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 . "$venv/bin/activate"
 python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[test,tensorflow,torch]"
+python -m pip install -q -e ".[test,tensorflow,torch,export]"
 ruff check src tests benchmarks
 acceptance=()
 [ -f ../shared/acceptance/seed_examples.py ] && acceptance=(../shared/acceptance/seed_examples.py)
