@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 from seq2seq.commands import inference
 from seq2seq.commands.errors import CommandError
+
+if TYPE_CHECKING:
+    from seq2seq.serving.limits import ServingLimits
+    from seq2seq.serving.predictor import TextPredictor
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -25,6 +30,24 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.close()
         raise CommandError(f"cannot listen on {host}:{port} ({error.strerror or error})") from None
     return sock
+
+
+def _predictor(
+    model_path: str, limits: ServingLimits, beam: int | None, length_penalty: float | None
+) -> TextPredictor:
+    """Loads the model and decodes one input, so that a broken model fails before serving."""
+    from seq2seq.serving.predictor import TextPredictor
+
+    model = inference.load_model(model_path)
+    if not inference.is_text_model(model):
+        raise CommandError(f"{model_path}: serve needs a text model; this one reads real values")
+    recorded = inference.recorded_settings(model_path)
+    beam, length_penalty = inference.decoding_settings(recorded, beam, length_penalty)
+    if beam > limits.max_beam:
+        raise CommandError(f"--beam: expected at most {limits.max_beam}, received {beam}")
+    predictor = TextPredictor(model, limits, default_beam=beam, length_penalty=length_penalty)
+    predictor.predict(["".join(model.source_vocabulary.tokens[:1])], beam)
+    return predictor
 
 
 def serve(
@@ -53,7 +76,6 @@ def serve(
             f'needs the serve extra ({error.name} is missing): pip install "keras-seq2seq[serve]"'
         ) from None
     from seq2seq.serving.limits import ServingLimits
-    from seq2seq.serving.predictor import TextPredictor
 
     if not 0 <= port <= 65535:
         raise CommandError(f"--port: expected 0 to 65535, received {port}")
@@ -68,16 +90,12 @@ def serve(
     except ValueError as error:
         flag = re.sub(r"argument `(\w+)`", lambda m: "--" + m[1].replace("_", "-"), str(error))
         raise CommandError(flag.replace("`", "")) from None
-    model = inference.load_model(model_path)
-    if not inference.is_text_model(model):
-        raise CommandError(f"{model_path}: serve needs a text model; this one reads real values")
-    recorded = inference.recorded_settings(model_path)
-    beam, length_penalty = inference.decoding_settings(recorded, beam, length_penalty)
-    if beam > limits.max_beam:
-        raise CommandError(f"--beam: expected at most {limits.max_beam}, received {beam}")
-    predictor = TextPredictor(model, limits, default_beam=beam, length_penalty=length_penalty)
-    predictor.predict(["".join(model.source_vocabulary.tokens[:1])], beam)  # fail before serving
-    sock = _listen(host, port)
+    sock = _listen(host, port)  # a busy port fails before the model loads
+    try:
+        predictor = _predictor(model_path, limits, beam, length_penalty)
+    except BaseException:
+        sock.close()
+        raise
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}"
     print(

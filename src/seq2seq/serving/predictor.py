@@ -17,6 +17,7 @@ from seq2seq.serving.limits import ServingLimits
 MIN_WIDTH = 8
 MAX_LISTED = 10
 WEIGHT_DECIMALS = 4
+COMPILING_BACKENDS = ("jax", "tensorflow")
 
 
 def bucket(size: int, low: int, high: int) -> int:
@@ -29,9 +30,10 @@ class TextPredictor:
 
     Inputs are checked before they queue (`check`), so a batch never fails
     for one user's input. A batch (`predict`) is encoded with the model's source
-    vocabulary, padded to a power-of-two width and row count (masked padding
-    does not change the outputs; few shapes keep compiled functions few) and
-    decoded by one `model.generate` call.
+    vocabulary, padded to a power-of-two width and to a power-of-two row count
+    or `max_batch` rows (see `pad_rows`) — masked padding does not change the
+    outputs, and few shapes keep compiled functions few — and decoded by one
+    `model.generate` call.
 
     Args:
         model: A text model (token input and output with vocabularies), as
@@ -39,6 +41,10 @@ class TextPredictor:
         limits: The `ServingLimits`.
         default_beam: The beam width of requests that give none.
         length_penalty: Beam search's length penalty exponent.
+        pad_rows: Fill every batch up to `max_batch` rows, so that one compiled
+            function per input width serves all batches (a full batch costs about
+            what one row does there). Default: on the backends that compile per
+            shape (JAX, TensorFlow); PyTorch pads to the next power of two.
 
     Example:
 
@@ -54,6 +60,7 @@ class TextPredictor:
         limits: ServingLimits | None = None,
         default_beam: int = 1,
         length_penalty: float = 0.0,
+        pad_rows: bool | None = None,
     ):
         if not inference.is_text_model(model):
             raise ValueError(
@@ -70,6 +77,9 @@ class TextPredictor:
         self.limits = limits
         self.default_beam = default_beam
         self.length_penalty = length_penalty
+        if pad_rows is None:
+            pad_rows = keras.backend.backend() in COMPILING_BACKENDS
+        self.pad_rows = pad_rows
         self.has_attention = hasattr(model, "predict_attention")
         self.level = model.source_vocabulary.level
         # A model built for a fixed input length reads exactly that many ids, end id included.
@@ -139,7 +149,9 @@ class TextPredictor:
         longest = max(len(self.model.source_vocabulary.tokenize(text)) for text in texts)
         width = self.fixed_width or bucket(longest + 1, MIN_WIDTH, self.max_input_length + 1)
         x = self.model.source_vocabulary.encode(list(texts), max_length=width)
-        rows = bucket(len(texts), 1, self.limits.max_batch)
+        rows = (
+            self.limits.max_batch if self.pad_rows else bucket(len(texts), 1, self.limits.max_batch)
+        )
         if rows > len(texts):
             x = np.concatenate([x, np.repeat(x[:1], rows - len(texts), axis=0)])
         return x  # (rows, width)
