@@ -35,15 +35,14 @@ except ModuleNotFoundError:  # Python 3.10
 
 from seq2seq import __version__
 from seq2seq.atomic import write_text
+from seq2seq.conventions import CELL_NAMES, MODEL_NAMES
+from seq2seq.conventions import SPLIT_LEVELS as LEVELS
 from seq2seq.data.tasks import TASKS
 
-LEVELS = ("char", "word")
 # Each side's level defaults to the task's own (a text task) or to `level`, the shorthand.
 SIDE_LEVELS = ("source_level", "target_level")
 # Inputs decoded together by `evaluate`, `predict` and the test scores of `train`.
 PREDICT_BATCH_SIZE = 256
-MODELS = ("simple", "seq2seq", "attention")
-CELLS = ("lstm", "gru")
 SCHEDULES = ("constant", "cosine")
 SELECTION = ("loss", "exact_match")
 
@@ -78,8 +77,8 @@ SETTINGS: dict[str, Setting] = {
         "real values: learn the change from each input's last step (x and y minus x[:, -1]); "
         "predictions add it back",
     ),
-    "model": Setting(str, "attention", "the model class", MODELS),
-    "cell": Setting(str, "lstm", "the recurrent cell", CELLS),
+    "model": Setting(str, "attention", "the model class", MODEL_NAMES),
+    "cell": Setting(str, "lstm", "the recurrent cell", CELL_NAMES),
     "hidden": Setting(int, 64, "hidden size of the recurrent layers", minimum=1),
     "depth": Setting(int, 1, "stacked recurrent layers in encoder and decoder", minimum=1),
     "embedding_dim": Setting(int, 32, "size of the token embeddings", minimum=1),

@@ -16,17 +16,22 @@ PAD_ID = 0
 START_ID = 1
 END_ID = 2
 UNK_ID = 3
-# How a text splits into symbols.
-LEVELS = ("char", "word")
+
+# How a text splits into symbols. `Vocabulary` splits by rule, into characters or
+# whitespace-separated words (the units of the error rates in `seq2seq.metrics` and
+# of the built-in tasks); a subword vocabulary learns its pieces from the texts.
+SPLIT_LEVELS = ("char", "word")
+SUBWORD_LEVEL = "subword"
+LEVELS = SPLIT_LEVELS + (SUBWORD_LEVEL,)
 
 # Recurrent cells, by name (`cell=`).
 CELL_NAMES = ("lstm", "gru")
 
 # The models, by their short names (the `model` setting of the command line), and the
 # class each name stands for.
-MODEL_NAMES = ("simple", "seq2seq", "attention")
 MODEL_CLASS_NAMES = {
     "simple": "SimpleSeq2Seq",
     "seq2seq": "Seq2Seq",
     "attention": "AttentionSeq2Seq",
 }
+MODEL_NAMES = tuple(MODEL_CLASS_NAMES)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from seq2seq.conventions import PAD_ID
+
 
 @keras.saving.register_keras_serializable(package="seq2seq")
 class TokenCrossEntropy(keras.losses.Loss):
@@ -42,7 +44,7 @@ class TokenCrossEntropy(keras.losses.Loss):
         self,
         from_logits=False,
         label_smoothing=0.0,
-        ignore_class=0,
+        ignore_class=PAD_ID,
         name="token_cross_entropy",
         **kwargs,
     ):

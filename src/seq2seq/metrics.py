@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 import sacrebleu
 
+from seq2seq.conventions import SPLIT_LEVELS
 from seq2seq.forecast_baselines import last_value
-
-LEVELS = ("char", "word")
 
 References = Sequence[str | Sequence[str]]
 
@@ -72,9 +71,9 @@ def edit_distance(a: Sequence, b: Sequence) -> int:
 
 
 def _check_level(level: Any) -> str:
-    if level not in LEVELS:
+    if level not in SPLIT_LEVELS:
         raise ValueError(
-            f"Invalid value for argument `level`. Expected one of {LEVELS}. Received: level={level!r}"
+            f"Invalid value for argument `level`. Expected one of {SPLIT_LEVELS}. Received: level={level!r}"
         )
     return level
 

@@ -33,7 +33,7 @@ from seq2seq.commands.errors import CommandError, TrainingDiverged, TrainingInte
 from seq2seq.config import write_config
 from seq2seq.data.vocabulary import Vocabulary
 from seq2seq.losses import TokenCrossEntropy
-from seq2seq.models import AttentionSeq2Seq, Seq2Seq, SimpleSeq2Seq
+from seq2seq.models import MODEL_CLASSES, AttentionSeq2Seq
 from seq2seq.plotting import plot_history
 from seq2seq.training.checkpoint import Checkpoint, CheckpointError
 from seq2seq.training.interrupts import InterruptWatch
@@ -41,7 +41,6 @@ from seq2seq.training.run_folder import RunFolder
 from seq2seq.training.step_watch import Interrupted, NonFiniteLoss
 from seq2seq.training.training_run import RunSettings, TrainingRun, check_resumable
 
-MODEL_CLASSES = {"simple": SimpleSeq2Seq, "seq2seq": Seq2Seq, "attention": AttentionSeq2Seq}
 ATTENTION_EXAMPLES = 4
 # Wrong test outputs listed in metrics.json, with their references.
 REPORTED_ERRORS = 10

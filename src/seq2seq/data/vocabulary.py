@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from seq2seq.backend import choose_default_backend
+from seq2seq.conventions import END_ID, PAD_ID, START_ID, UNK_ID
+from seq2seq.conventions import SPLIT_LEVELS as LEVELS
 
 # Keras is imported only for the serialisation registry; pick the backend first so
 # that importing this module alone never falls back to a missing TensorFlow.
@@ -17,16 +19,11 @@ choose_default_backend()
 
 import keras  # noqa: E402
 
-PAD_ID = 0
-START_ID = 1
-END_ID = 2
-UNK_ID = 3
 PAD_TOKEN = "<pad>"
 START_TOKEN = "<s>"
 END_TOKEN = "</s>"
 UNK_TOKEN = "<unk>"
 RESERVED_TOKENS = (PAD_TOKEN, START_TOKEN, END_TOKEN, UNK_TOKEN)
-LEVELS = ("char", "word")
 MAX_UNKNOWN_LISTED = 20
 
 

@@ -1,9 +1,11 @@
 """Construction of recurrent cells by name."""
 
+from seq2seq.conventions import CELL_NAMES
 from seq2seq.layers.gru_cell import GRUCell
 from seq2seq.layers.lstm_cell import LSTMCell
 
-CELLS = {"lstm": LSTMCell, "gru": GRUCell}
+# The class of each name of `CELL_NAMES`, in its order.
+CELLS = dict(zip(CELL_NAMES, (LSTMCell, GRUCell), strict=True))
 
 
 def check_cell_name(cell: str) -> str:

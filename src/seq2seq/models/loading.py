@@ -23,10 +23,11 @@ from pathlib import Path
 
 import keras
 
+from seq2seq.conventions import MODEL_CLASS_NAMES
 from seq2seq.models.base import Seq2SeqModel
 
 CONFIG_NAME = "config.json"
-MODEL_CLASSES = ("SimpleSeq2Seq", "Seq2Seq", "AttentionSeq2Seq")
+MODEL_CLASSES = tuple(MODEL_CLASS_NAMES.values())
 # The packages whose classes and functions a config may name; Keras also writes
 # `builtins` for a few plain functions and NumPy for dtypes.
 ALLOWED_PACKAGES = ("keras", "seq2seq")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from seq2seq.conventions import SPLIT_LEVELS
+
 KINDS = ("text", "real")
-LEVELS = ("char", "word")
 
 
 class Task:
@@ -69,7 +70,7 @@ class Task:
                 f"Invalid value for argument `kind`. Expected one of {KINDS}. Received: kind={kind!r}"
             )
         for argument, level in (("source_level", source_level), ("target_level", target_level)):
-            allowed = LEVELS if kind == "text" else (None,)
+            allowed = SPLIT_LEVELS if kind == "text" else (None,)
             if level not in allowed:
                 raise ValueError(
                     f"Invalid value for argument `{argument}`. Expected one of {allowed} for "
