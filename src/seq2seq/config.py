@@ -149,6 +149,12 @@ SETTINGS: dict[str, Setting] = {
     "length_penalty": Setting(
         float, 0.0, "beam search's length penalty exponent for the test scores", minimum=0.0
     ),
+    "distribute": Setting(
+        bool,
+        False,
+        "JAX: train data-parallel over all devices, across hosts when the "
+        "KERAS_DISTRIBUTION_* variables are set (docs/distribution.md)",
+    ),
 }
 # The version of seq2seq that wrote a config file: its first key, not a setting.
 VERSION_KEY = "seq2seq_version"

@@ -35,6 +35,7 @@ from seq2seq.data.vocabulary import Vocabulary
 from seq2seq.losses import TokenCrossEntropy
 from seq2seq.models import MODEL_CLASSES, AttentionSeq2Seq
 from seq2seq.plotting import plot_history
+from seq2seq.training import distribution
 from seq2seq.training.checkpoint import Checkpoint, CheckpointError
 from seq2seq.training.interrupts import InterruptWatch
 from seq2seq.training.run_folder import RunFolder
@@ -238,6 +239,31 @@ def _fit(run: TrainingRun, arrays, checkpoint: Checkpoint | None) -> dict[str, l
         ) from None
 
 
+def _distribute(settings: dict[str, Any], resume: bool) -> distribution.Processes:
+    """Starts `--distribute` (see `seq2seq.training.distribution`) or says why it cannot."""
+    try:
+        processes = distribution.start(settings["batch_size"])
+    except distribution.DistributionError as error:
+        raise CommandError(str(error)) from None
+    if settings["bucket"]:
+        raise CommandError("--bucket: not supported with --distribute; give --no-bucket")
+    several = processes.num_processes > 1
+    for flag, given in (
+        ("--select-on exact_match", settings["select_on"] == "exact_match"),
+        ("--resume", resume),
+    ):
+        if several and given:
+            raise CommandError(f"{flag}: not supported with --distribute on several processes")
+    return processes
+
+
+def _divisible(processes: distribution.Processes, arrays, batch_size: int):
+    try:
+        return processes.divisible(arrays, batch_size)
+    except distribution.DistributionError as error:
+        raise CommandError(str(error)) from None
+
+
 def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = False) -> int:
     """Runs `seq2seq train` with resolved settings (see `seq2seq.config.SETTINGS`).
 
@@ -253,6 +279,7 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
         CommandError: A bad input (exit 2), a diverged loss (`TrainingDiverged`,
             exit 3) or an interrupt (`TrainingInterrupted`, exit 130/143).
     """
+    processes = _distribute(settings, resume) if settings["distribute"] else None
     started = time.perf_counter()
     if resume and RunFolder(settings["out"]).finished():
         print(f"{settings['out']}: the run has finished already (metrics.json); nothing to resume")
@@ -282,6 +309,9 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
         )
     relative = settings["relative"] and not text
     arrays, shapes = _text_arrays(dataset) if text else _real_arrays(dataset, relative)
+    if processes is not None:
+        arrays, note = _divisible(processes, arrays, settings["batch_size"])
+        print(note, flush=True)
     train_size = len(arrays["train"][0])
     if settings["batch_size"] > train_size:
         warnings.warn(
@@ -316,6 +346,8 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
                 check_resumable(checkpoint, train_size, run_settings)
             except CheckpointError as error:
                 raise CommandError(f"{out}: cannot resume: {error}") from None
+    elif processes is not None and not processes.writes:
+        folder = distribution.Bystander(out)
     else:
         _prepare_folder(folder, {**settings, "out": str(out)}, overwrite)
     seed_everything(settings["seed"])
@@ -331,9 +363,23 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
 
     fit_started = time.perf_counter()
     with InterruptWatch() as watch:
-        run = TrainingRun(model, folder, run_settings, watch)
+        if processes is None:
+            run = TrainingRun(model, folder, run_settings, watch)
+        else:
+            run = distribution.ShardedRun(processes, model, folder, run_settings, watch)
         history = _fit(run, arrays, checkpoint)
     fit_seconds = time.perf_counter() - fit_started
+    if processes is not None:
+        # Decoding and scoring run on process 0's device alone; the others are done.
+        model = processes.local_model(
+            model, lambda: build_model(settings, shapes, text, steps_per_epoch)
+        )
+        if model is None:
+            print(
+                f"Process {processes.process_id} of {processes.num_processes}: trained for "
+                f"{len(history['loss'])} epochs; process 0 writes {out}"
+            )
+            return 0
 
     with _writing(out / "model.keras", folder), atomic_path(out / "model.keras") as temporary:
         model.save(temporary)
