@@ -224,13 +224,17 @@ def describe(
 
 _README = """Exported by keras-seq2seq ({model}, format {format}); run with {runtime}.
 
-Input `x`: {input}. Token ids come from the source vocabulary in vocabularies.json:
-one id per symbol (characters at level "char", whitespace-separated words at level
-"word"), unknown symbols -> {unk}, then the end id {end}, then padding {pad} up to the
-longest row. Any batch size and input length.
+Input `x`: {input}; any batch size and input length.{encoding}
 
 Graphs ({where}):
-{graphs}
+{graphs}{decoding}"""
+
+_ENCODING = """ Token ids come from the source
+vocabulary in vocabularies.json: one id per symbol (characters at level "char",
+whitespace-separated words at level "word"), unknown symbols -> {unk}, then the end id
+{end}, then padding {pad} up to the longest row."""
+
+_DECODING = """
 Output ids: one row per input, {max_length} columns; a row ends at the end id {end} and
 is padded with {pad} after it. Text: the target symbols of the ids before the end id,
 joined with "" (level "char") or " " (level "word").
@@ -266,22 +270,17 @@ def _write_description(
         "output_dim": model.output_dim,
         "attention": attention,
     }
+    ids = {"unk": conventions.UNK_ID, "end": conventions.END_ID, "pad": conventions.PAD_ID}
+    shape = ", ".join(map(str, description["input"]["shape"]))
     readme = _README.format(
         model=type(model).__name__,
         format=format,
         runtime="onnxruntime" if format == "onnx" else "TensorFlow (tf.saved_model.load)",
-        input=" ".join(
-            [
-                description["input"]["dtype"],
-                "(" + ", ".join(map(str, description["input"]["shape"])) + ")",
-            ]
-        ),
-        unk=conventions.UNK_ID,
-        end=conventions.END_ID,
-        pad=conventions.PAD_ID,
+        input=f"{description['input']['dtype']} ({shape})",
+        encoding=_ENCODING.format(**ids) if model.token_input else "",
         where="one file NAME.onnx each" if format == "onnx" else "signatures of the SavedModel",
         graphs="".join(_GRAPHS[name].format(**details) + "\n" for name in endpoints),
-        max_length=max_length,
+        decoding=_DECODING.format(max_length=max_length, **ids) if model.token_mode else "",
     )
     readme_path = os.path.join(path, README_FILE)
     with open(readme_path, "w", encoding="utf-8") as handle:
