@@ -39,7 +39,6 @@ def test_64_concurrent_clients_get_correct_answers_in_shared_batches(model):
     for payload, answer in zip(batched.payloads, batched.answers):
         assert answer["outputs"] == [expected[payload["inputs"][0]]]
     served = len(batched.payloads) + 8  # with the warm-up
-    print(batched.summary(), health)
     assert health["requests"] == served and health["batches"] < served / 4
 
     single, health = load(model, max_batch=1, requests_per_client=1)

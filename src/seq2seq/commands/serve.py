@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 import socket
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 from seq2seq.commands import inference
@@ -104,5 +107,27 @@ def serve(
         file=sys.stderr,
     )
     config = uvicorn.Config(create_app(predictor), log_level="warning")
-    uvicorn.Server(config).run(sockets=[sock])
+    with _stop_quietly():
+        uvicorn.Server(config).run(sockets=[sock])
+    print("Stopped.", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _stop_quietly():
+    """Ctrl-C and SIGTERM stop the server (uvicorn answers the requests in progress first)
+    and `serve` returns 0: uvicorn raises the signal again once stopped, which a no-op
+    handler takes instead of the interpreter's."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = {number: signal.signal(number, _ignore) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+
+
+def _ignore(number, frame) -> None:
+    pass
