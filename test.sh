@@ -10,7 +10,10 @@ lanes=${LANES:-2}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 . "$venv/bin/activate"
 python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[test,tensorflow,torch,export]"
+python -m pip install -q -e ".[test,tensorflow,torch,export,serve]"
+# tests/serving opens the web page in headless Chromium (a Debian package) and fails without it.
+command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+export SEQ2SEQ_REQUIRE_BROWSER=1
 ruff check src tests benchmarks
 acceptance=()
 [ -f ../shared/acceptance/seed_examples.py ] && acceptance=(../shared/acceptance/seed_examples.py)
