@@ -38,7 +38,8 @@ def onnx_friendly_scan(f, init, xs=None, length=None, reverse=False, unroll=1) -
 
     # The outputs' structure and dtypes, from one call outside the loop (pruned by the
     # converter: nothing reads it).
-    _, probe = f(init, step_inputs(0) if xs_flat else None)
+    first = tree.pack_sequence_as(xs, [x[0] for x in xs_flat]) if xs_flat else None
+    _, probe = f(init, first)
     ys_arrays = [
         tf.TensorArray(tf.convert_to_tensor(y).dtype, size=steps) for y in tree.flatten(probe)
     ]
