@@ -90,10 +90,9 @@ class _BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        too_large = _error(413, f"The body is too large. Expected at most {self.max_bytes} bytes.")
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            return await too_large(scope, receive, send)
+            return await self.too_large(scope, receive, send)
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -102,7 +101,7 @@ class _BodyLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_bytes:
-                return await too_large(scope, receive, send)
+                return await self.too_large(scope, receive, send)
             if not message.get("more_body", False):
                 break
         replayed = False
@@ -115,6 +114,10 @@ class _BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"The body is too large. Expected at most {self.max_bytes} bytes."
+        await _error(413, message)(scope, receive, send)
 
 
 def create_app(predictor: TextPredictor) -> FastAPI:
