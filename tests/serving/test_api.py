@@ -178,7 +178,7 @@ def test_attention_needs_an_attention_model():
 class SlowPredictor(TextPredictor):
     """Takes `delay` seconds per batch, so that requests queue up."""
 
-    delay = 0.5
+    delay = 1.0
 
     def predict(self, texts, beam, attention=False):
         time.sleep(self.delay)

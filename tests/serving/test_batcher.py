@@ -82,7 +82,7 @@ def test_a_failing_batch_answers_its_requests_with_the_error_and_serving_goes_on
 
 
 def test_a_full_queue_refuses_at_once():
-    recorder = Recorder(delay=0.2)
+    recorder = Recorder(delay=0.5)
 
     async def main():
         async with DynamicBatcher(recorder, max_batch=1, max_wait=0, max_queue=2) as batcher:
@@ -98,7 +98,7 @@ def test_a_full_queue_refuses_at_once():
 
 
 def test_a_cancelled_request_is_skipped_and_stop_answers_the_rest():
-    recorder = Recorder(delay=0.2)
+    recorder = Recorder(delay=0.5)
 
     async def main():
         batcher = DynamicBatcher(recorder, max_batch=1, max_wait=0)
