@@ -320,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m seq2seq.export.exporter MODEL OUT --format F ...`: the child process."""
     import argparse
 
-    from seq2seq.models import load_model
+    # The command line's loader: it also registers the vocabulary classes a model holds.
+    from seq2seq.commands.inference import load_model
 
     parser = argparse.ArgumentParser(prog="python -m seq2seq.export.exporter")
     parser.add_argument("model")
@@ -330,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--length-penalty", type=float, default=0.0)
     parser.add_argument("--max-length", type=int, default=None)
     args = parser.parse_args(argv)
-    model = load_model(args.model, compile=False)
+    model = load_model(args.model)
     written = export_generation(
         model,
         args.out,
