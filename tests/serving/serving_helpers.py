@@ -10,21 +10,21 @@ VOCAB = Vocabulary(list("abcdef"))
 WORDS = ["abc", "fedcba", "a", "bead", "faced", "cab", "deaf", "ebb"]
 
 
-def tiny_model(cls=AttentionSeq2Seq, **kwargs):
+def tiny_model(cls=AttentionSeq2Seq, vocabulary=VOCAB, input_length=None):
     """A text model with hidden size 16 whose (untrained) outputs differ between inputs."""
     model = cls(
-        input_vocab_size=len(VOCAB),
-        output_vocab_size=len(VOCAB),
-        input_length=None,
+        input_vocab_size=len(vocabulary),
+        output_vocab_size=len(vocabulary),
+        input_length=input_length,
         output_length=8,
         hidden_dim=16,
         embedding_dim=8,
         seed=3,
-        source_vocabulary=VOCAB,
-        target_vocabulary=VOCAB,
-        **kwargs,
+        source_vocabulary=vocabulary,
+        target_vocabulary=vocabulary,
     )
-    model.generate(VOCAB.encode(["a"]))  # builds the weights
+    first = vocabulary.tokens[0]
+    model.generate(vocabulary.encode([first], max_length=input_length))  # builds the weights
     # Larger weights make the outputs depend on the input (small ones give one token everywhere).
     model.set_weights([w * 4 for w in model.get_weights()])
     return model

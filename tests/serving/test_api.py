@@ -112,6 +112,13 @@ def test_bad_requests_get_4xx_with_a_message(server, body, status, message):
     assert message in response.json()["detail"]
 
 
+def test_a_body_not_sent_as_json_gets_415(server):
+    for headers in ({"content-type": "text/plain"}, {}):
+        response = post(server, b'{"inputs": ["abc"]}', headers=headers)
+        assert response.status_code == 415, response.text
+        assert "Expected Content-Type: application/json" in response.json()["detail"]
+
+
 def test_unknown_paths_and_methods_answer_json(server):
     missing = httpx.get(server.url + "/nothing")
     assert missing.status_code == 404 and missing.json() == {"detail": "Not Found"}

@@ -165,6 +165,13 @@ def create_app(predictor: TextPredictor) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        kind = request.headers.get("content-type", "")
+        if request.method == "POST" and "json" not in kind.lower():
+            return _error(
+                415,
+                "Unsupported media type. Expected Content-Type: application/json. "
+                f"Received: {kind or 'none'}",
+            )
         return _error(*_validation_message(error))
 
     @app.exception_handler(RequestError)
@@ -184,6 +191,7 @@ def create_app(predictor: TextPredictor) -> FastAPI:
         status: {"model": ErrorResponse, "description": text}
         for status, text in (
             (400, "The body is not JSON."),
+            (415, "The body is not sent as application/json."),
             (413, "Too many inputs, or the body is too large."),
             (422, "A bad value: empty or too long input, unknown symbols, beam out of range."),
             (503, "The queue is full; try again shortly."),
