@@ -1,32 +1,15 @@
 """`seq2seq serve`: an HTTP JSON API and a web page for a trained text model.
 
-`TextPredictor` checks requests and decodes batches with `model.generate`,
-`DynamicBatcher` groups concurrent requests into batches for one worker thread,
-`seq2seq.serving.app.create_app` builds the FastAPI application (FastAPI and
-uvicorn come with the `serve` extra: `pip install "keras-seq2seq[serve]"`),
-`seq2seq.serving.background.BackgroundServer` runs it on a loopback port in a
-thread and `seq2seq.serving.traffic.run_load` measures it (tests, benchmarks).
-Names load lazily, so the command line's parser reads `ServingLimits` cheaply.
+One public class per module, imported from there (this package imports nothing, so
+the command line's parser reads `ServingLimits` without loading Keras or FastAPI):
+
+- `seq2seq.serving.limits.ServingLimits`: the sizes a server accepts and its batches.
+- `seq2seq.serving.predictor.TextPredictor`: request checks, then batched decoding
+  with `model.generate`.
+- `seq2seq.serving.batcher.DynamicBatcher`: concurrent requests grouped into
+  batches for one worker thread, behind a bounded queue.
+- `seq2seq.serving.app.create_app`: the FastAPI application (FastAPI and uvicorn
+  come with the `serve` extra: `pip install "keras-seq2seq[serve]"`).
+- `seq2seq.serving.background.BackgroundServer` and `seq2seq.serving.traffic.run_load`:
+  a server in a thread and a load generator, for tests and benchmarks.
 """
-
-import importlib
-
-_LAZY = {
-    "DynamicBatcher": "seq2seq.serving.batcher",
-    "QueueFull": "seq2seq.serving.batcher",
-    "RequestError": "seq2seq.serving.errors",
-    "ServingLimits": "seq2seq.serving.limits",
-    "TextPredictor": "seq2seq.serving.predictor",
-}
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
