@@ -44,6 +44,8 @@ SIDE_LEVELS = ("source_level", "target_level")
 # Inputs decoded together by `evaluate`, `predict` and the test scores of `train`.
 PREDICT_BATCH_SIZE = 256
 SCHEDULES = ("constant", "cosine")
+# Keras dtype policies a model can train under.
+PRECISIONS = ("float32", "mixed_bfloat16")
 SELECTION = ("loss", "exact_match")
 
 
@@ -132,6 +134,13 @@ SETTINGS: dict[str, Setting] = {
     ),
     "warmup_steps": Setting(
         int, 0, "steps of linear warm-up from 0 to the learning rate", minimum=0
+    ),
+    "precision": Setting(
+        str,
+        "float32",
+        "float32, or mixed_bfloat16: matrix multiplies in bfloat16, states, attention "
+        "weights, the loss and the weights in float32 (stored with the model)",
+        PRECISIONS,
     ),
     "bucket": Setting(
         bool,

@@ -69,3 +69,24 @@ def test_selection_on_exact_match_is_refused_for_real_values(tmp_path):
                          "--out", str(tmp_path / "run"))  # fmt: skip
     assert status == 2
     assert "--select-on exact_match: applies to text (token) data" in err
+
+
+def test_precision_builds_a_mixed_model_that_its_file_keeps(tmp_path):
+    settings = resolve_settings({"precision": "mixed_bfloat16", "hidden": 4, "embedding_dim": 4})
+    model = build_model(settings, TEXT_SHAPES, text=True)
+    assert model.dtype_policy.name == "mixed_bfloat16"
+    assert model.decoder.cells[0].compute_dtype == "bfloat16"
+    assert build_model(resolve_settings({"hidden": 4}), REAL_SHAPES, False).dtype_policy.name == (
+        "float32"
+    )
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.dtype_policy.name == "mixed_bfloat16"
+    assert loaded.decoder.cells[0].compute_dtype == "bfloat16"
+
+
+def test_precision_is_checked(tmp_path):
+    status, _, err = run("train", "--task", "reverse", "--precision", "float16",
+                         "--out", str(tmp_path / "run"))  # fmt: skip
+    assert status == 2
+    assert "float16" in err and "mixed_bfloat16" in err

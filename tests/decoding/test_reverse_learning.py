@@ -1,4 +1,5 @@
-"""An AttentionSeq2Seq in token mode learns to reverse strings; greedy and beam decode it."""
+"""An AttentionSeq2Seq in token mode learns to reverse strings, in float32 and in mixed
+bfloat16 precision; greedy and beam decode it."""
 
 import time
 
@@ -19,7 +20,8 @@ BATCH_SIZE = 128
     reason="about 8 minutes of training on torch CPU (Python loop per recurrent step); "
     "runs on JAX and TensorFlow",
 )
-def test_attention_model_learns_to_reverse_strings():
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_attention_model_learns_to_reverse_strings(precision):
     splits = get_task("reverse").load(num_examples=NUM_EXAMPLES, seed=0)
     train, test = splits["train"], splits["test"]
     vocab = Vocabulary.build([source for source, _ in train], level="char")
@@ -39,6 +41,7 @@ def test_attention_model_learns_to_reverse_strings():
         hidden_dim=32,
         embedding_dim=16,
         target_vocabulary=vocab,
+        dtype=precision,
     )
     steps = EPOCHS * -(-len(x_train) // BATCH_SIZE)
     schedule = keras.optimizers.schedules.CosineDecay(0.01, steps, alpha=0.05)
@@ -52,7 +55,7 @@ def test_attention_model_learns_to_reverse_strings():
     greedy_accuracy = np.mean([a == b for a, b in zip(greedy, references)])
     beam_accuracy = np.mean([a == b for a, b in zip(beam, references)])
     print(
-        f"reverse: {len(references)} held-out strings, greedy exact match {greedy_accuracy:.4f}, "
+        f"reverse ({precision}): {len(references)} held-out strings, greedy exact match {greedy_accuracy:.4f}, "
         f"beam {beam_accuracy:.4f}, training {train_seconds:.1f} s"
     )
     assert greedy_accuracy >= 0.99

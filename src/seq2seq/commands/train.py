@@ -146,6 +146,7 @@ def build_model(
         dropout=settings["dropout"],
         input_length=None,
         seed=settings["seed"],
+        dtype=settings["precision"],
         **shapes,
     )
     if text:

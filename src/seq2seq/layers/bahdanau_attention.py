@@ -63,16 +63,22 @@ class BahdanauAttention(keras.layers.Layer):
         return ops.matmul(memory, self.memory_kernel) + self.bias
 
     def call(self, query, keys, memory, mask=None, training=False):
+        # Under a mixed policy the products run in the compute dtype; the scores, the
+        # softmax, the weights and the context in the variable dtype (float32).
+        compute, exact = self.compute_dtype, self.dtype_policy.variable_dtype
         projected_query = ops.expand_dims(
-            ops.matmul(query, self.query_kernel), 1
+            ops.matmul(ops.cast(query, compute), ops.cast(self.query_kernel, compute)), 1
         )  # (batch, 1, units)
-        scores = ops.matmul(ops.tanh(keys + projected_query), self.score_vector)  # (batch, in_len)
+        energy = ops.tanh(ops.cast(keys, exact) + ops.cast(projected_query, exact))
+        scores = ops.matmul(energy, ops.cast(self.score_vector, exact))  # (batch, in_len)
         if mask is not None:
             scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
         weights = ops.softmax(scores, axis=-1)
         # In training, the batched product: its gradient is cheap.
-        context = weighted_sum(weights, memory, max_unrolled=0 if training else 32)
-        return context, weights
+        context = weighted_sum(
+            ops.cast(weights, memory.dtype), memory, max_unrolled=0 if training else 32
+        )
+        return ops.cast(context, exact), weights
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}

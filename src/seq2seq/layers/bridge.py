@@ -1,6 +1,7 @@
 """Maps the encoder's final states onto the decoder's initial states."""
 
 import keras
+from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -65,7 +66,9 @@ class Bridge(keras.layers.Layer):
         if project or encoder_dim != units:
             self.projections = [
                 [
-                    keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}_{j}")
+                    keras.layers.Dense(
+                        units, activation="tanh", name=f"bridge_{i}_{j}", dtype=self.dtype_policy
+                    )
                     for j in range(num_states)
                 ]
                 for i in range(layers)
@@ -84,7 +87,8 @@ class Bridge(keras.layers.Layer):
             layer_states = states[source]
             if self.projections is not None:
                 layer_states = [dense(s) for dense, s in zip(self.projections[i], layer_states)]
-            result.append(list(layer_states))
+            # States in the variable dtype: float32 under a mixed policy, as the cells keep them.
+            result.append([ops.cast(s, self.dtype_policy.variable_dtype) for s in layer_states])
         return result
 
     def get_config(self):

@@ -18,6 +18,6 @@ def check_cell_name(cell: str) -> str:
     return name
 
 
-def make_cell(cell: str, units: int, name: str | None = None):
-    """Builds an `LSTMCell` or `GRUCell` with `units` units."""
-    return CELLS[check_cell_name(cell)](units, name=name)
+def make_cell(cell: str, units: int, name: str | None = None, dtype=None):
+    """Builds an `LSTMCell` or `GRUCell` with `units` units (and dtype policy `dtype`)."""
+    return CELLS[check_cell_name(cell)](units, name=name, dtype=dtype)

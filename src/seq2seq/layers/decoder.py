@@ -223,7 +223,8 @@ class Decoder(keras.layers.Layer):
             context = bundle["context"]
         if context is not None:
             context_kernel = kernels[1] if kernels else bundle["context_kernel"]
-            projected = projected + ops.matmul(context, context_kernel)
+            product = ops.matmul(ops.cast(context, context_kernel.dtype), context_kernel)
+            projected = ops.cast(projected, self.state_dtype) + ops.cast(product, self.state_dtype)
         new_states = []
         state = states[0]
         x = None
@@ -330,15 +331,26 @@ class Decoder(keras.layers.Layer):
         hs = ops.concatenate([ops.expand_dims(h, 0), hs], axis=0)  # (length, batch, units)
         return self.output_layer(ops.transpose(hs, (1, 0, 2)))
 
+    @property
+    def state_dtype(self):
+        """The dtype of what the loop carries: states, readouts, attention weights
+        (float32 under `mixed_bfloat16`; see `ProjectedCell.state_dtype`)."""
+        return self.dtype_policy.variable_dtype
+
     def _zero_weights(self, bundle, batch_size):
         if not self.attention:
-            return ops.zeros((batch_size, 1), dtype=self.compute_dtype)
-        return ops.zeros_like(bundle["memory"][..., 0])
+            return ops.zeros((batch_size, 1), dtype=self.state_dtype)
+        return ops.zeros_like(bundle["memory"][..., 0], dtype=self.state_dtype)
 
     def call(
         self, bundle, initial_states, length=None, targets=None, sample_mask=None, training=False
     ):
         bundle = self.prepare(bundle)
+        # Keras casts a layer's inputs to its compute dtype; the loop carries states in
+        # `state_dtype`.
+        initial_states = [
+            [ops.cast(state, self.state_dtype) for state in layer] for layer in initial_states
+        ]
         batch_size = ops.shape(initial_states[0][0])[0]
         masks = self.dropout_masks(batch_size, training)
         readout_mask = self.readout_mask(batch_size, training)
@@ -363,7 +375,7 @@ class Decoder(keras.layers.Layer):
             outputs = self._linear_feedback(bundle, initial_states, length, start)
         elif teacher is not None and sample_mask is None:
             projected = self.project_features(teacher)
-            zero_readout = ops.zeros((batch_size, self.readout_dim), dtype=self.compute_dtype)
+            zero_readout = ops.zeros((batch_size, self.readout_dim), dtype=self.state_dtype)
 
             def teacher_body(carry, z_t, kernels=None):
                 states, _, _ = carry

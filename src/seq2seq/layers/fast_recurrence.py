@@ -21,8 +21,13 @@ ENABLED = True
 
 
 def available(cell) -> bool:
-    """Whether the fast path applies: JAX backend and an LSTM cell."""
-    return ENABLED and keras.backend.backend() == "jax" and type(cell).__name__ == "LSTMCell"
+    """Whether the fast path applies: JAX backend and a float32 LSTM cell."""
+    return (
+        ENABLED
+        and keras.backend.backend() == "jax"
+        and type(cell).__name__ == "LSTMCell"
+        and cell.compute_dtype == "float32"
+    )
 
 
 def kernel_gradient(operands, d_outputs):

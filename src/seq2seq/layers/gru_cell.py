@@ -50,10 +50,9 @@ class GRUCell(ProjectedCell):
     def step(self, projected, states):
         """One recurrence step from an already projected input."""
         (h,) = states
-        x_z, x_r, x_n = ops.split(projected, 3, axis=-1)
-        h_z, h_r, h_n = ops.split(
-            ops.matmul(h, self.recurrent_kernel) + self.recurrent_bias, 3, axis=-1
-        )
+        x_z, x_r, x_n = ops.split(ops.cast(projected, self.state_dtype), 3, axis=-1)
+        recurrent = self.recurrent_product(h) + ops.cast(self.recurrent_bias, self.state_dtype)
+        h_z, h_r, h_n = ops.split(recurrent, 3, axis=-1)
         z = ops.sigmoid(x_z + h_z)
         r = ops.sigmoid(x_r + h_r)
         n = ops.tanh(x_n + r * h_n)

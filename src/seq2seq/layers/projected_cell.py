@@ -59,9 +59,32 @@ class ProjectedCell(keras.layers.Layer):
     def bias_initializer(self, shape, dtype=None):
         return ops.zeros(shape, dtype=dtype)
 
+    @property
+    def state_dtype(self):
+        """The states' dtype: the policy's variable dtype (float32 under `mixed_bfloat16`).
+
+        Under a mixed policy the matrix multiplies run in the compute dtype and
+        the gates, the states and everything carried from step to step stay in
+        float32, so a long recurrence does not accumulate bfloat16 rounding.
+        """
+        return self.dtype_policy.variable_dtype
+
     def project(self, inputs):
-        """Input projection `inputs @ kernel + bias`, for one step or a whole sequence."""
-        return ops.matmul(inputs, self.kernel) + self.bias
+        """Input projection `inputs @ kernel + bias`, for one step or a whole sequence.
+
+        The product runs in the compute dtype; the result is in `state_dtype`.
+        """
+        compute = self.compute_dtype
+        product = ops.matmul(ops.cast(inputs, compute), ops.cast(self.kernel, compute))
+        return ops.cast(product, self.state_dtype) + ops.cast(self.bias, self.state_dtype)
+
+    def recurrent_product(self, h, kernel=None):
+        """`h @ kernel` (default the cell's recurrent kernel) in the compute dtype,
+        returned in `state_dtype`."""
+        compute = self.compute_dtype
+        kernel = self.recurrent_kernel if kernel is None else kernel
+        product = ops.matmul(ops.cast(h, compute), ops.cast(kernel, compute))
+        return ops.cast(product, self.state_dtype)
 
     def step(self, projected, states):
         """One recurrence step from an already projected input: `(output, new_states)`."""

@@ -66,7 +66,7 @@ class Recurrent(keras.layers.Layer):
             )
         self.units = units
         self.cell_type = cell
-        self.cell = make_cell(cell, units, name="cell")
+        self.cell = make_cell(cell, units, name="cell", dtype=self.dtype_policy)
         self.return_sequences = return_sequences
         self.go_backwards = go_backwards
         self.stateful = stateful
@@ -96,7 +96,8 @@ class Recurrent(keras.layers.Layer):
 
     def get_initial_state(self, batch_size):
         return [
-            ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.cell.state_size
+            ops.zeros((batch_size, size), dtype=self.cell.state_dtype)
+            for size in self.cell.state_size
         ]
 
     def call(self, inputs, mask=None, initial_state=None, training=False):

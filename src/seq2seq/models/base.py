@@ -151,7 +151,14 @@ class Seq2SeqModel(keras.Model):
             "seed": seed,
         }
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._make_layers()
+        # The layers take the model's dtype policy (`mixed_bfloat16` included), whatever
+        # the global one: a model loaded from its file keeps the policy it was built with.
+        outer_policy = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(self.dtype_policy)
+        try:
+            self._make_layers()
+        finally:
+            keras.config.set_dtype_policy(outer_policy)
         self.build(self.full_input_shape)
 
     # Subclass hooks -------------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""Mixed precision (`mixed_bfloat16`): bfloat16 products, float32 states, weights and loss."""
+
+import keras
+import numpy as np
+import pytest
+
+from seq2seq.layers import LSTMCell, Recurrent
+from seq2seq.models import AttentionSeq2Seq, Seq2Seq, SimpleSeq2Seq
+
+MODELS = [SimpleSeq2Seq, Seq2Seq, AttentionSeq2Seq]
+POLICY = "mixed_bfloat16"
+
+
+def _model(cls, token, dtype=POLICY):
+    if token:
+        return cls(
+            input_vocab_size=12,
+            output_vocab_size=12,
+            input_length=6,
+            output_length=6,
+            hidden_dim=16,
+            embedding_dim=8,
+            dtype=dtype,
+        )
+    return cls(
+        input_dim=3, output_dim=2, input_length=6, output_length=5, hidden_dim=16, dtype=dtype
+    )
+
+
+def _data(token):
+    rng = np.random.default_rng(0)
+    if token:
+        x = rng.integers(3, 12, (16, 6)).astype("int32")
+        return x, x[:, ::-1].copy()
+    return rng.normal(size=(16, 6, 3)).astype("float32"), rng.normal(size=(16, 5, 2)).astype(
+        "float32"
+    )
+
+
+@pytest.mark.parametrize("token", [True, False], ids=["tokens", "real"])
+@pytest.mark.parametrize("cls", MODELS, ids=lambda cls: cls.__name__)
+def test_trains_generates_and_keeps_its_policy_through_a_file(cls, token, keras_path):
+    model = _model(cls, token)
+    x, y = _data(token)
+    model.compile(optimizer="adam", loss=None if token else "mse")
+    before = [np.array(w) for w in model.trainable_weights]
+    history = model.fit([x, y] if token and cls is not SimpleSeq2Seq else x, y, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    # The weights (and so the optimizer's variables) stay float32 and move.
+    assert {w.dtype for w in model.trainable_weights} == {"float32"}
+    assert any(not np.array_equal(b, np.array(w)) for b, w in zip(before, model.trainable_weights))
+    if token:
+        expected = model.generate(x)["ids"]
+    else:
+        expected = model.predict(x, verbose=0)
+
+    model.save(keras_path)
+    assert keras.config.dtype_policy().name == "float32"
+    loaded = keras.saving.load_model(keras_path)
+    # Every layer, not only the model, is rebuilt under the stored policy.
+    assert {layer.dtype_policy.name for layer in loaded._flatten_layers()} == {POLICY}
+    if token:
+        np.testing.assert_array_equal(loaded.generate(x)["ids"], expected)
+    else:
+        np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected)
+
+
+def test_attention_weights_and_states_are_float32():
+    model = _model(AttentionSeq2Seq, token=True)
+    x, _ = _data(True)
+    result = model.generate(x, strategy="beam", beam_width=2)
+    assert result["attention"].dtype == np.float32
+    # The first step of every output attends (later steps of a finished output are zeros).
+    np.testing.assert_allclose(result["attention"][:, 0].sum(-1), 1.0, atol=1e-5)
+    assert np.isfinite(result["log_probs"]).all()
+
+
+def test_recurrent_layer_multiplies_in_bfloat16_and_carries_float32():
+    layer = Recurrent(8, return_sequences=True, dtype=POLICY)
+    x = np.random.default_rng(1).normal(size=(2, 5, 3)).astype("float32")
+    outputs, (h, c) = layer(x)
+    assert layer.cell.compute_dtype == "bfloat16"
+    assert layer.cell.state_dtype == "float32"
+    assert keras.backend.standardize_dtype(h.dtype) == "float32"
+    assert keras.backend.standardize_dtype(c.dtype) == "float32"
+    # Close to the float32 layer with the same weights: only the products are rounded.
+    exact = Recurrent(8, return_sequences=True, dtype="float32")
+    exact.build(x.shape)
+    exact.set_weights(layer.get_weights())
+    expected, _ = exact(x)
+    outputs = keras.ops.convert_to_numpy(keras.ops.cast(outputs, "float32"))
+    np.testing.assert_allclose(outputs, keras.ops.convert_to_numpy(expected), atol=0.03)
+    assert not np.array_equal(outputs, keras.ops.convert_to_numpy(expected))
+
+
+def test_cell_state_dtype_follows_the_policy():
+    assert LSTMCell(4).state_dtype == "float32"
+    assert LSTMCell(4, dtype=POLICY).state_dtype == "float32"
+    assert LSTMCell(4, dtype="bfloat16").state_dtype == "bfloat16"
