@@ -1,4 +1,4 @@
-"""The `seq2seq` command line: `train`, `evaluate`, `predict` and `tasks`.
+"""The `seq2seq` command line: `train`, `evaluate`, `predict`, `tasks`, `export` and `serve`.
 
 Mistakes in the input (a bad data or config file, a missing model, an unknown
 task or flag) print one line on standard error and exit with status 2, without
