@@ -4,7 +4,7 @@
 """
 
 from seq2seq.decoding.beam import BeamSampler
-from seq2seq.decoding.generation import STRATEGIES, generate, make_sampler
+from seq2seq.decoding.generation import STRATEGIES, check_max_length, generate, make_sampler
 from seq2seq.decoding.greedy import GreedySampler
 from seq2seq.decoding.random import RandomSampler
 from seq2seq.decoding.sampler import Sampler
@@ -15,6 +15,7 @@ __all__ = [
     "GreedySampler",
     "RandomSampler",
     "Sampler",
+    "check_max_length",
     "generate",
     "make_sampler",
 ]

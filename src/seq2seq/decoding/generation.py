@@ -116,7 +116,7 @@ def generate(
         strategy, beam_width, length_penalty, temperature, top_k, top_p, seed, return_all_beams
     )
     check_positive("batch_size", batch_size)
-    max_length = _check_max_length(model, max_length)
+    max_length = check_max_length(model, max_length)
     _check_vocabularies(model)
     if return_text and (not model.token_mode or model.target_vocabulary is None):
         raise ValueError(
@@ -155,10 +155,7 @@ def _token_function(model: keras.Model, sampler: Sampler, max_length: int):
 def _real_function(model: keras.Model, max_length: int):
     def run(x, seed):
         result = model.generation_outputs(x, max_length)
-        out = {"outputs": result["outputs"]}
-        if result.get("attention") is not None:
-            out["attention"] = result["attention"]
-        return out
+        return {name: value for name, value in result.items() if value is not None}
 
     return run
 
@@ -183,7 +180,12 @@ def _run_batches(
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
-def _check_max_length(model: keras.Model, max_length: Any) -> int:
+def check_max_length(model: keras.Model, max_length: Any) -> int:
+    """The steps to generate: `max_length`, or the model's `output_length` when None.
+
+    Raises a `ValueError` unless `max_length` is None or a positive int, at most the
+    model's `max_generation_length` when it has one (`SimpleSeq2Seq`).
+    """
     if max_length is None:
         return model.output_length
     check_positive("max_length", max_length)
