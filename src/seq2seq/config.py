@@ -35,8 +35,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from seq2seq import __version__
 from seq2seq.atomic import write_text
-from seq2seq.conventions import CELL_NAMES, MODEL_NAMES
-from seq2seq.conventions import SPLIT_LEVELS as LEVELS
+from seq2seq.conventions import CELL_NAMES, LEVELS, MODEL_NAMES
 from seq2seq.data.tasks import TASKS
 
 # Each side's level defaults to the task's own (a text task) or to `level`, the shorthand.
@@ -71,6 +70,18 @@ SETTINGS: dict[str, Setting] = {
     ),
     "target_level": Setting(
         str, None, "how a data file's targets split into symbols (default: --level)", LEVELS
+    ),
+    "vocab_size": Setting(
+        int,
+        8000,
+        "ids of a subword vocabulary (--level subword), 4 reserved ones included",
+        minimum=5,
+    ),
+    "stream": Setting(
+        bool,
+        None,
+        "read a text data file from disk batch by batch instead of into memory "
+        "(default: only for files over 256 MiB)",
     ),
     "skip_header": Setting(bool, False, "skip the first line of the data file"),
     "relative": Setting(

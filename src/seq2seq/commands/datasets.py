@@ -18,10 +18,13 @@ import numpy as np
 from seq2seq.commands.errors import CommandError
 from seq2seq.data.errors import DataFileError
 from seq2seq.data.readers import read_arrays, read_pairs
+from seq2seq.data.streamed_pairs import StreamedPairs
 from seq2seq.data.tasks import get_task
 from seq2seq.data.tasks.splits import SPLITS
 
 ARRAY_SUFFIXES = (".npz",)
+# A text data file larger than this is streamed from disk unless `--no-stream` is given.
+STREAM_THRESHOLD_BYTES = 256 * 2**20
 
 
 @dataclasses.dataclass
@@ -37,6 +40,9 @@ class Dataset:
         target_level: How targets split into symbols (`None` for real data).
         task: The built-in task's name, or `None` for a data file.
         scaling: `{"mean", "std"}` of standardised real data, if any.
+        stream: For a streamed data file, its `StreamedPairs`: the training
+            split is then read from disk (its lists here are empty) and the
+            held-out splits are those the stream kept in memory.
 
     Example:
 
@@ -54,9 +60,12 @@ class Dataset:
     target_level: str | None = None
     task: str | None = None
     scaling: dict[str, float] | None = None
+    stream: StreamedPairs | None = None
 
     def size(self, split: str) -> int:
         """The number of examples in `split`."""
+        if split == "train" and self.stream is not None:
+            return self.stream.train_size
         part = self.splits[split]
         return len(part["sources"]) if self.kind == "text" else len(part["x"])
 
@@ -191,6 +200,48 @@ def _from_task(name: str, max_examples: int | None, seed: int) -> Dataset:
     )
 
 
+def should_stream(data: str | os.PathLike | None, stream: bool | None) -> bool:
+    """Whether a command streams its data file: `stream` when given, else by its size.
+
+    A text data file over `STREAM_THRESHOLD_BYTES` is streamed, which one line
+    says; an `.npz` file or a task never is.
+
+    Raises:
+        CommandError: `stream` is `True` for an `.npz` file or a task.
+    """
+    text_file = data is not None and Path(data).suffix.lower() not in ARRAY_SUFFIXES
+    if stream is not None:
+        if stream and not text_file:
+            raise CommandError(
+                "--stream applies to a text data file (.tsv, .csv), not to an .npz file or a task"
+            )
+        return stream
+    try:
+        size = Path(data).stat().st_size if text_file else 0
+    except OSError:  # reported when the file is read
+        return False
+    if size <= STREAM_THRESHOLD_BYTES:
+        return False
+    print(
+        f"{data}: {size / 2**20:,.0f} MiB, over {STREAM_THRESHOLD_BYTES / 2**20:,.0f} MiB: "
+        "streaming it from disk (--no-stream reads it into memory)",
+        flush=True,
+    )
+    return True
+
+
+def _from_stream(
+    path: Path,
+    levels: tuple[str, str],
+    skip_header: bool,
+    max_examples: int | None,
+    fractions: tuple[float, float],
+) -> Dataset:
+    stream = StreamedPairs.scan(path, levels, skip_header, *fractions, max_examples=max_examples)
+    splits = {"train": {"sources": [], "targets": [], "references": []}, **stream.held_out}
+    return Dataset(path.stem, os.fspath(path), "text", splits, *levels, stream=stream)
+
+
 def load_dataset(
     data: str | os.PathLike | None = None,
     task: str | None = None,
@@ -203,6 +254,7 @@ def load_dataset(
     whole_file_as_test: bool = False,
     source_level: str | None = None,
     target_level: str | None = None,
+    stream: bool = False,
 ) -> Dataset:
     """Loads a data file or a built-in task, cut into train, validation and test splits.
 
@@ -231,6 +283,10 @@ def load_dataset(
             takes `level`.
         target_level: How a data file's targets split into symbols; `None`
             takes `level`.
+        stream: Stream a text data file from disk (`StreamedPairs`): its
+            sources are split by a hash of each source rather than a shuffle,
+            `max_examples` takes the first lines, and the held-out splits are
+            capped at `HELD_OUT_LIMIT` sources each.
 
     Returns:
         A `Dataset`.
@@ -247,4 +303,11 @@ def load_dataset(
         return _from_task(task, max_examples, seed)
     fractions = None if whole_file_as_test else (validation_split, test_split)
     levels = (source_level or level, target_level or level)
+    if stream:
+        if fractions is None:
+            raise ValueError(
+                "Invalid value for argument `stream`. Expected False with "
+                "whole_file_as_test=True. Received: stream=True"
+            )
+        return _from_stream(Path(data), levels, skip_header, max_examples, fractions)
     return _from_file(Path(data), levels, skip_header, max_examples, seed, fractions)

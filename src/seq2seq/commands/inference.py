@@ -209,6 +209,8 @@ def text_scores(
     so the word error rate is `1 - exact_match`, and the phoneme error rate is
     the token error rate against the closest pronunciation.
     """
+    # Subwords decode to plain text with spaces: their errors count in words.
+    level = "word" if level == "subword" else level
     scores = metrics.text_metrics(predictions, references, level=level)
     if task == G2P_TASK:
         return {

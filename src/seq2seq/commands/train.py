@@ -28,10 +28,10 @@ import numpy as np
 
 from seq2seq.atomic import atomic_path, write_text
 from seq2seq.commands import inference
-from seq2seq.commands.datasets import Dataset, load_dataset
+from seq2seq.commands.datasets import Dataset, load_dataset, should_stream
 from seq2seq.commands.errors import CommandError, TrainingDiverged, TrainingInterrupted
 from seq2seq.config import write_config
-from seq2seq.data.vocabulary import Vocabulary
+from seq2seq.data.vocabularies import build_vocabulary, streamed_vocabularies
 from seq2seq.losses import TokenCrossEntropy
 from seq2seq.models import MODEL_CLASSES, AttentionSeq2Seq
 from seq2seq.plotting import plot_history
@@ -40,6 +40,7 @@ from seq2seq.training.checkpoint import Checkpoint, CheckpointError
 from seq2seq.training.interrupts import InterruptWatch
 from seq2seq.training.run_folder import RunFolder
 from seq2seq.training.step_watch import Interrupted, NonFiniteLoss
+from seq2seq.training.streamed_batches import StreamedBatches
 from seq2seq.training.training_run import RunSettings, TrainingRun, check_resumable
 
 ATTENTION_EXAMPLES = 4
@@ -74,19 +75,37 @@ def seed_everything(seed: int) -> None:
         torch.manual_seed(seed)
 
 
-def _text_arrays(dataset: Dataset) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict]:
+def _text_arrays(dataset: Dataset, settings: dict[str, Any]) -> tuple[dict[str, Any], dict]:
+    """Vocabularies and encoded splits; a streamed file's training split is a `StreamedBatches`."""
+    vocab_size, seed = settings["vocab_size"], settings["seed"]
     train = dataset.splits["train"]
-    source_vocabulary = Vocabulary.build(train["sources"], level=dataset.source_level)
-    target_vocabulary = Vocabulary.build(train["targets"], level=dataset.target_level)
-    lengths = [len(target_vocabulary.tokenize(text)) for text in train["targets"]]
-    output_length = max(lengths) + 1  # the end id
-    arrays = {}
+    if dataset.stream is not None:
+        levels = (dataset.source_level, dataset.target_level)
+        source_vocabulary, target_vocabulary, output_length = streamed_vocabularies(
+            dataset.stream, levels, vocab_size, seed
+        )
+    else:
+        source_vocabulary = build_vocabulary(
+            train["sources"], dataset.source_level, vocab_size, seed
+        )
+        target_vocabulary = build_vocabulary(
+            train["targets"], dataset.target_level, vocab_size, seed
+        )
+        lengths = [len(target_vocabulary.tokenize(text)) for text in train["targets"]]
+        output_length = max(lengths) + 1  # the end id
+    arrays: dict[str, Any] = {}
     for name in ("train", "validation"):
         part = dataset.splits[name]
         if part["sources"]:
             x = source_vocabulary.encode(part["sources"])
             y = target_vocabulary.encode(part["targets"], max_length=output_length)
             arrays[name] = (x, y)
+    if dataset.stream is not None:
+        arrays["train"] = StreamedBatches(
+            dataset.stream.train_pairs, dataset.stream.train_size, source_vocabulary,
+            target_vocabulary, output_length, settings["batch_size"], seed=(seed, 0),
+            bucket=settings["bucket"],
+        )  # fmt: skip
     shapes = {
         "input_vocab_size": len(source_vocabulary),
         "output_vocab_size": len(target_vocabulary),
@@ -296,6 +315,7 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
         seed=settings["seed"],
         validation_split=settings["validation_split"],
         test_split=settings["test_split"],
+        stream=should_stream(settings["data"], settings["stream"]),
     )
     if dataset.size("validation") == 0:
         raise CommandError(
@@ -309,11 +329,17 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
             "--relative applies to real-valued data (an .npz or a real task), not to text"
         )
     relative = settings["relative"] and not text
-    arrays, shapes = _text_arrays(dataset) if text else _real_arrays(dataset, relative)
+    if text:
+        arrays, shapes = _text_arrays(dataset, settings)
+    else:
+        arrays, shapes = _real_arrays(dataset, relative)
+    if processes is not None and dataset.stream is not None:
+        raise CommandError("--stream: not supported with --distribute; give --no-stream")
     if processes is not None:
         arrays, note = _divisible(processes, arrays, settings["batch_size"])
         print(note, flush=True)
-    train_size = len(arrays["train"][0])
+    train = arrays["train"]
+    train_size = train.size if isinstance(train, StreamedBatches) else len(train[0])
     if settings["batch_size"] > train_size:
         warnings.warn(
             f"--batch-size {settings['batch_size']} is larger than the {train_size} training "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,31 @@ def read_pairs(
     >>> from seq2seq.data.readers import read_pairs
     >>> sources, targets = read_pairs("pairs.tsv")  # doctest: +SKIP
     """
+    sources, targets = [], []
+    for source, target in iter_pairs(path, delimiter, source_column, target_column, skip_header):
+        sources.append(source)
+        targets.append(target)
+    return sources, targets
+
+
+def iter_pairs(
+    path: str | os.PathLike,
+    delimiter: str | None = None,
+    source_column: int = 0,
+    target_column: int = 1,
+    skip_header: bool = False,
+) -> Iterator[tuple[str, str]]:
+    """Yields the (source, target) pairs of a delimited file, reading one line at a time.
+
+    The file is never held in memory, so this streams files of any size. The
+    arguments, the checks and the errors are those of `read_pairs`; an error
+    is raised when the reading reaches the line at fault.
+
+    Example:
+
+    >>> from seq2seq.data.readers import iter_pairs
+    >>> pairs = sum(1 for _ in iter_pairs("pairs.tsv"))  # doctest: +SKIP
+    """
     path = Path(path)
     if delimiter is None:
         delimiter = "," if path.suffix.lower() == ".csv" else "\t"
@@ -89,64 +115,81 @@ def read_pairs(
         )
     _check_not_folder(path)
     try:
-        data = path.read_bytes()
+        handle = path.open("rb")
     except FileNotFoundError:
         raise DataFileError(path, "file not found") from None
     except OSError as error:
         raise DataFileError(path, f"cannot be read ({error.strerror or error})") from None
+    with handle:
+        yield from _pairs_of_lines(
+            path, handle, delimiter, source_column, target_column, skip_header
+        )
 
+
+def _pairs_of_lines(
+    path: Path,
+    lines: Iterable[bytes],
+    delimiter: str,
+    source_column: int,
+    target_column: int,
+    skip_header: bool,
+) -> Iterator[tuple[str, str]]:
     delimiter_name = _DELIMITER_NAMES.get(delimiter, repr(delimiter))
     needed = max(source_column, target_column) + 1
-    sources, targets = [], []
+    found = False
     header_pending = skip_header
     header_line = None
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        try:
-            text = raw.decode("utf-8").rstrip("\r")
-        except UnicodeDecodeError as error:
-            byte = raw[error.start]
-            raise DataFileError(
-                path,
-                f"not valid UTF-8 (byte 0x{byte:02x} at column {error.start + 1}); "
-                "save the file with UTF-8 encoding",
-                line=number,
-            ) from None
-        if "\0" in text:
-            raise DataFileError(
-                path,
-                f"NUL byte (0x00) at column {text.index(chr(0)) + 1}; expected a text file",
-                line=number,
-            )
-        if not text.strip():
-            continue
-        if header_pending:
-            header_pending = False
-            header_line = number
-            continue
-        try:
-            fields = _split_line(text, delimiter)
-        except csv.Error as error:
-            raise DataFileError(path, f"malformed CSV ({error})", line=number) from None
-        if len(fields) < needed:
-            missing = "source" if source_column >= len(fields) else "target"
-            column = source_column if missing == "source" else target_column
-            raise DataFileError(
-                path,
-                f"missing {missing} column {column} (0-based): expected at least {needed} "
-                f"{delimiter_name}-separated columns, found {len(fields)}",
-                line=number,
-            )
-        source = fields[source_column].strip()
-        target = fields[target_column].strip()
-        if not source:
-            raise DataFileError(path, f"empty source (column {source_column})", line=number)
-        if not target:
-            raise DataFileError(path, f"empty target (column {target_column})", line=number)
-        sources.append(source)
-        targets.append(target)
-    if not sources:
+    number = 0
+    try:
+        for number, raw in enumerate(lines, start=1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            text = raw.decode("utf-8").rstrip("\r\n")
+            if "\0" in text:
+                raise DataFileError(
+                    path,
+                    f"NUL byte (0x00) at column {text.index(chr(0)) + 1}; expected a text file",
+                    line=number,
+                )
+            if not text.strip():
+                continue
+            if header_pending:
+                header_pending = False
+                header_line = number
+                continue
+            try:
+                fields = _split_line(text, delimiter)
+            except csv.Error as error:
+                raise DataFileError(path, f"malformed CSV ({error})", line=number) from None
+            if len(fields) < needed:
+                missing = "source" if source_column >= len(fields) else "target"
+                column = source_column if missing == "source" else target_column
+                raise DataFileError(
+                    path,
+                    f"missing {missing} column {column} (0-based): expected at least {needed} "
+                    f"{delimiter_name}-separated columns, found {len(fields)}",
+                    line=number,
+                )
+            source = fields[source_column].strip()
+            target = fields[target_column].strip()
+            if not source:
+                raise DataFileError(path, f"empty source (column {source_column})", line=number)
+            if not target:
+                raise DataFileError(path, f"empty target (column {target_column})", line=number)
+            found = True
+            yield source, target
+    except UnicodeDecodeError as error:
+        raw = error.object
+        byte = raw[error.start]
+        raise DataFileError(
+            path,
+            f"not valid UTF-8 (byte 0x{byte:02x} at column {error.start + 1}); "
+            "save the file with UTF-8 encoding",
+            line=number,
+        ) from None
+    except OSError as error:
+        raise DataFileError(path, f"cannot be read ({error.strerror or error})") from None
+    if not found:
         if header_line is not None:
             raise DataFileError(
                 path, f"no (source, target) pairs after the header on line {header_line}"
@@ -155,7 +198,6 @@ def read_pairs(
             path,
             "the file is empty (no line with text); expected one (source, target) pair per line",
         )
-    return sources, targets
 
 
 def read_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:

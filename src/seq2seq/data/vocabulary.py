@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import itertools
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -35,7 +36,8 @@ def _check_level(level: Any) -> str:
     return level
 
 
-def _check_texts(texts: Any, name: str = "texts") -> list[str]:
+def check_texts(texts: Any, name: str = "texts") -> list[str]:
+    """`texts` as a list of strings: one string becomes a list of one."""
     if isinstance(texts, str):
         return [texts]
     if not isinstance(texts, Iterable):
@@ -44,6 +46,8 @@ def _check_texts(texts: Any, name: str = "texts") -> list[str]:
             f"Received: {name} of type {type(texts).__name__}"
         )
     texts = list(texts)
+    if set(map(type, texts)) <= {str}:  # the common case, checked at C speed
+        return texts
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(
@@ -51,6 +55,74 @@ def _check_texts(texts: Any, name: str = "texts") -> list[str]:
                 f"Received: {name}[{index}]={text!r} of type {type(text).__name__}"
             )
     return texts
+
+
+def check_max_length(max_length: Any) -> None:
+    """Raises if `max_length` (of `encode`) is neither `None` nor a positive int."""
+    if max_length is not None and (
+        isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+    ):
+        raise ValueError(
+            "Invalid value for argument `max_length`. Expected None or a positive int. "
+            f"Received: max_length={max_length!r}"
+        )
+
+
+def padded_rows(
+    ids: np.ndarray, lengths: np.ndarray, max_length: int | None, add_end: bool
+) -> np.ndarray:
+    """Lays out the concatenated `ids` of sequences of `lengths` as rows padded with `PAD_ID`.
+
+    Args:
+        ids: The ids of every sequence, one after the other.
+        lengths: The number of ids of each sequence.
+        max_length: The number of columns; longer sequences are cut. `None`
+            uses the longest sequence (plus its end id).
+        add_end: Whether to write `END_ID` after each sequence that fits.
+
+    Returns:
+        An int32 array of shape `(len(lengths), width)`.
+    """
+    if max_length is None:
+        width = int(lengths.max(initial=0)) + int(add_end)
+    else:
+        width = max_length
+    out = np.zeros((len(lengths), width), dtype=np.int32)
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    cols = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    keep = cols < width
+    out[rows[keep], cols[keep]] = ids[keep]
+    if add_end:
+        ended = np.flatnonzero(lengths < width)
+        out[ended, lengths[ended]] = END_ID
+    return out
+
+
+def id_rows(ids: Any, size: int) -> np.ndarray:
+    """`ids` (of `decode`) as a 2D int array, checked to lie in `[0, size)`."""
+    array = np.asarray(ids)
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.ndim != 2 or not (array.size == 0 or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(
+            "Invalid value for argument `ids`. Expected an int array of shape "
+            f"(n, length) or (length,). Received: ids with shape {array.shape} "
+            f"and dtype {array.dtype}"
+        )
+    if array.size and (array.min() < 0 or array.max() >= size):
+        bad = array[(array < 0) | (array >= size)]
+        raise ValueError(
+            f"Invalid value for argument `ids`. Expected ids in [0, {size}). "
+            f"Received: id {int(bad.flat[0])}"
+        )
+    return array
+
+
+def strip_reserved(row: list[int]) -> list[int]:
+    """The ids of `row` before its first `END_ID`, without `PAD_ID` and `START_ID`."""
+    if END_ID in row:
+        row = row[: row.index(END_ID)]
+    return [i for i in row if i != PAD_ID and i != START_ID]
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -137,7 +209,35 @@ class Vocabulary:
             A new `Vocabulary`.
         """
         _check_level(level)
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
+        counts = collections.Counter()
+        for text in texts:
+            counts.update(text if level == "char" else text.split())
+        return cls.from_counts(counts, level=level, min_count=min_count, max_size=max_size)
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: collections.Counter,
+        level: str = "char",
+        min_count: int = 1,
+        max_size: int | None = None,
+    ) -> Vocabulary:
+        """Builds a vocabulary from symbol counts, as `build` does from texts.
+
+        A streamed data file is counted in one pass without holding its texts;
+        the same counts give the same vocabulary as `build`.
+
+        Args:
+            counts: Symbol to the number of times it was seen.
+            level: `"char"` or `"word"`.
+            min_count: Symbols seen fewer times than this are left out.
+            max_size: Keep at most this many symbols, the most frequent first.
+
+        Returns:
+            A new `Vocabulary`.
+        """
+        _check_level(level)
         if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
             raise ValueError(
                 "Invalid value for argument `min_count`. Expected a positive int. "
@@ -150,9 +250,7 @@ class Vocabulary:
                 "Invalid value for argument `max_size`. Expected None or a non-negative int. "
                 f"Received: max_size={max_size!r}"
             )
-        counts = collections.Counter()
-        for text in texts:
-            counts.update(text if level == "char" else text.split())
+        counts = collections.Counter(counts)
         for reserved in RESERVED_TOKENS:
             counts.pop(reserved, None)
         ranked = sorted(
@@ -225,40 +323,19 @@ class Vocabulary:
         Returns:
             An int32 array of shape `(len(texts), length)`, padded with `PAD_ID`.
         """
-        texts = _check_texts(texts)
-        if max_length is not None and (
-            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
-        ):
-            raise ValueError(
-                "Invalid value for argument `max_length`. Expected None or a positive int. "
-                f"Received: max_length={max_length!r}"
-            )
-        if self.level == "char":
-            pieces = texts
-        else:
-            pieces = [text.split() for text in texts]
+        texts = check_texts(texts)
+        check_max_length(max_length)
+        pieces = texts if self.level == "char" else list(map(str.split, texts))
         lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-        flat = [symbol for piece in pieces for symbol in piece]
-        index = self._index
-        ids = np.fromiter((index.get(s, UNK_ID) for s in flat), dtype=np.int32, count=len(flat))
+        flat = list(itertools.chain.from_iterable(pieces))
+        lookup = map(self._index.get, flat, itertools.repeat(UNK_ID, len(flat)))
+        ids = np.fromiter(lookup, dtype=np.int32, count=len(flat))
         unknown_positions = np.flatnonzero(ids == UNK_ID)
         if len(unknown_positions):
             unknown = {flat[i] for i in unknown_positions} - {UNK_TOKEN}
             if unknown:
                 self._warn_unknown(unknown)
-        if max_length is None:
-            width = int(lengths.max(initial=0)) + int(add_end)
-        else:
-            width = max_length
-        out = np.zeros((len(texts), width), dtype=np.int32)
-        rows = np.repeat(np.arange(len(texts)), lengths)
-        cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        keep = cols < width
-        out[rows[keep], cols[keep]] = ids[keep]
-        if add_end:
-            ended = np.flatnonzero(lengths < width)
-            out[ended, lengths[ended]] = END_ID
-        return out
+        return padded_rows(ids, lengths, max_length, add_end)
 
     @staticmethod
     def _warn_unknown(unknown: set[str]) -> None:
@@ -285,29 +362,13 @@ class Vocabulary:
         Returns:
             A list of `n` strings.
         """
-        array = np.asarray(ids)
-        if array.ndim == 1:
-            array = array[None, :]
-        if array.ndim != 2 or not (array.size == 0 or np.issubdtype(array.dtype, np.integer)):
-            raise ValueError(
-                "Invalid value for argument `ids`. Expected an int array of shape "
-                f"(n, length) or (length,). Received: ids with shape {array.shape} "
-                f"and dtype {array.dtype}"
-            )
-        if array.size and (array.min() < 0 or array.max() >= len(self._symbols)):
-            bad = array[(array < 0) | (array >= len(self._symbols))]
-            raise ValueError(
-                f"Invalid value for argument `ids`. Expected ids in [0, {len(self)}). "
-                f"Received: id {int(bad.flat[0])}"
-            )
+        array = id_rows(ids, len(self._symbols))
         separator = "" if self.level == "char" else " "
         symbols = self._symbols
         texts = []
         for row in array.tolist():
             if strip:
-                if END_ID in row:
-                    row = row[: row.index(END_ID)]
-                row = [i for i in row if i != PAD_ID and i != START_ID]
+                row = strip_reserved(row)
             texts.append(separator.join(symbols[i] for i in row))
         return texts
 

@@ -26,6 +26,32 @@ def sequence_lengths(ids: np.ndarray) -> np.ndarray:
     return np.where(nonzero.any(axis=1), last, 0)
 
 
+def sorted_batches(
+    members: np.ndarray, x_lengths: np.ndarray, y_lengths: np.ndarray, batch_size: int
+) -> list[np.ndarray]:
+    """Cuts a pool of example indices into batches of similar length.
+
+    The pool is sorted by source length, then target length (ties keep the
+    pool's order), and cut into batches of `batch_size` (the last may be smaller).
+    """
+    members = members[np.lexsort((y_lengths[members], x_lengths[members]))]
+    return [members[i : i + batch_size] for i in range(0, len(members), batch_size)]
+
+
+def padded_batch(x, y, members, x_lengths, y_lengths, trim_targets=True):
+    """The teacher-forced batch `((x, y), y)` of rows `members`, cut to their own lengths.
+
+    Sources are cut to the batch's `padded_length`; targets too when
+    `trim_targets`, else they keep their full width.
+    """
+    x_width = padded_length(x_lengths[members], x.shape[1])
+    y_width = y.shape[1]
+    if trim_targets:
+        y_width = padded_length(y_lengths[members], y_width)
+    x, y = x[members, :x_width], y[members, :y_width]
+    return (x, y), y
+
+
 class LengthBuckets(keras.utils.PyDataset):
     """One epoch of teacher-forced batches grouped by length, in a fixed, replayable order.
 
@@ -68,9 +94,7 @@ class LengthBuckets(keras.utils.PyDataset):
         pool = POOL_BATCHES * batch_size
         for start in range(0, len(order), pool):
             members = np.asarray(order[start : start + pool])
-            # Sorted by source length, then target length; ties keep the epoch's order.
-            members = members[np.lexsort((y_lengths[members], x_lengths[members]))]
-            batches += [members[i : i + batch_size] for i in range(0, len(members), batch_size)]
+            batches += sorted_batches(members, x_lengths, y_lengths, batch_size)
         shuffle = np.random.default_rng(seed).permutation(len(batches))
         self.batches = [batches[i] for i in shuffle.tolist()][skip:]
         self.x_lengths, self.y_lengths = x_lengths, y_lengths
@@ -80,9 +104,6 @@ class LengthBuckets(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         members = self.batches[index]
-        x_width = padded_length(self.x_lengths[members], self.x.shape[1])
-        y_width = self.y.shape[1]
-        if self.trim_targets:
-            y_width = padded_length(self.y_lengths[members], y_width)
-        x, y = self.x[members, :x_width], self.y[members, :y_width]
-        return (x, y), y
+        return padded_batch(
+            self.x, self.y, members, self.x_lengths, self.y_lengths, self.trim_targets
+        )

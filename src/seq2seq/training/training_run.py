@@ -13,10 +13,12 @@ from seq2seq.callbacks.resumable_early_stopping import ResumableEarlyStopping
 from seq2seq.callbacks.run_progress import RunProgress
 from seq2seq.callbacks.validation_exact_match import ValidationExactMatch
 from seq2seq.training.checkpoint import Checkpoint, CheckpointError, epoch_order
+from seq2seq.training.dynamic_batches import fit_batches
 from seq2seq.training.interrupts import InterruptWatch
 from seq2seq.training.length_buckets import LengthBuckets
 from seq2seq.training.run_folder import RunFolder
 from seq2seq.training.step_watch import Interrupted, NonFiniteLoss, StepWatch
+from seq2seq.training.streamed_batches import StreamedBatches
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
@@ -141,11 +143,17 @@ class TrainingRun:
         self.steps.global_step = checkpoint.global_step
         self.last_checkpoint = checkpoint
 
-    def fit(self, train: Arrays, validation: Arrays, resume_from: Checkpoint | None = None):
+    def fit(
+        self,
+        train: Arrays | StreamedBatches,
+        validation: Arrays,
+        resume_from: Checkpoint | None = None,
+    ):
         """Trains until the last epoch or early stopping; returns the history.
 
         Args:
-            train: `(x, y)` training arrays.
+            train: `(x, y)` training arrays, or the `StreamedBatches` of a
+                streamed file (its seed and skip are set for each epoch).
             validation: `(x, y)` validation arrays.
             resume_from: A checkpoint to continue from, if any.
 
@@ -156,16 +164,17 @@ class TrainingRun:
             NonFiniteLoss: A loss became NaN or infinite (nothing more is saved).
             Interrupted: SIGINT or SIGTERM arrived; a checkpoint was written first.
         """
-        x, y = train
-        self._train_size = len(x)
-        num_batches = self.num_batches(len(x))
+        streamed = isinstance(train, StreamedBatches)
+        x, y = train.first_row() if streamed else train
+        self._train_size = train.size if streamed else len(x)
+        num_batches = self.num_batches(self._train_size)
         epoch, position = 0, 0
-        if self.settings.bucket:
+        if self.settings.bucket or streamed:
             # Keras builds the loss on the first batch, free-running at full length; a
             # batch padded to its own length would not fit that, so one full row comes first.
             self.model.evaluate(x[:1], y[:1], verbose=0)
         if resume_from is not None:
-            self.resume(resume_from, len(x))
+            self.resume(resume_from, self._train_size)
             epoch, position = resume_from.epoch, resume_from.position
         progress = RunProgress(self.settings.epochs, self.settings.verbose)
         callbacks = [progress, self.steps, self.stopping]
@@ -174,7 +183,7 @@ class TrainingRun:
         while epoch < self.settings.epochs and not self.stopping.stopped:
             self.steps.begin_epoch(epoch, position, num_batches, resume_from if position else None)
             result = self.model.fit(
-                **self._epoch_data(x, y, epoch, position),
+                **self._epoch_data(train if streamed else x, y, epoch, position),
                 shuffle=False,
                 initial_epoch=epoch,
                 epochs=epoch + 1,
@@ -198,18 +207,28 @@ class TrainingRun:
         return self.history
 
     def _epoch_data(self, x, y, epoch: int, position: int) -> dict[str, Any]:
-        """`fit`'s data arguments for an epoch, without its first `position` batches."""
+        """`fit`'s data arguments for an epoch, without its first `position` batches.
+
+        `x` is the training `StreamedBatches` of a streamed file (`y` unused).
+        """
+        if isinstance(x, StreamedBatches):
+            batches = x.for_epoch((self.settings.seed, epoch), position, self._trim_targets())
+            return {"x": fit_batches(batches)}
         batch = self.settings.batch_size
         order = epoch_order(len(x), self.settings.seed, epoch)
         if not self.settings.bucket:
             order = order[position * batch :]
             return {"x": x[order], "y": y[order], "batch_size": batch}
-        model = self.model
-        trim = model.uses_feedback and (model.teacher_force or model.scheduled_sampling)
         batches = LengthBuckets(
-            x, y, order, batch, seed=(self.settings.seed, epoch), skip=position, trim_targets=trim
-        )
-        return {"x": batches}
+            x, y, order, batch, seed=(self.settings.seed, epoch), skip=position,
+            trim_targets=self._trim_targets(),
+        )  # fmt: skip
+        return {"x": fit_batches(batches)}
+
+    def _trim_targets(self) -> bool:
+        """Whether batches pad targets to their own length (the decoder runs as many steps)."""
+        model = self.model
+        return model.uses_feedback and (model.teacher_force or model.scheduled_sampling)
 
 
 def check_resumable(checkpoint: Checkpoint, train_size: int, settings: RunSettings) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import functools
-import zlib
 
 import numpy as np
 
-from seq2seq.data.tasks.splits import SPLITS
+from seq2seq.data.tasks.splits import SPLITS, hash_bucket
 
 # A word's split is fixed by a hash of its spelling: bucket 0 of 10 is test,
 # bucket 1 validation, the rest train, whatever the sample size or seed.
@@ -22,7 +21,7 @@ def strip_stress(phoneme: str) -> str:
 
 def word_split(word: str) -> str:
     """Returns the split (`"train"`, `"validation"` or `"test"`) a word belongs to."""
-    return BUCKET_SPLITS.get(zlib.crc32(word.encode("utf-8")) % NUM_BUCKETS, "train")
+    return BUCKET_SPLITS.get(hash_bucket(word, NUM_BUCKETS), "train")
 
 
 @functools.lru_cache(maxsize=1)

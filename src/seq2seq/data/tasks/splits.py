@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -10,6 +11,8 @@ SPLITS = ("train", "validation", "test")
 HELD_OUT_FRACTION = 0.1
 
 Pair = tuple[str, str]
+# Hash buckets of `hash_split`: fractions are kept to 1 / HASH_BUCKETS.
+HASH_BUCKETS = 10_000
 
 
 def split_sizes(num_examples: int) -> tuple[int, int, int]:
@@ -78,3 +81,36 @@ def split_pairs(pairs: Sequence[Pair], references: Sequence[list[str]] | None = 
         start += size
     out["references"] = refs
     return out
+
+
+def hash_bucket(text: str, buckets: int) -> int:
+    """A bucket in `[0, buckets)` fixed by the text alone (CRC-32 of its UTF-8 bytes)."""
+    return zlib.crc32(text.encode("utf-8")) % buckets
+
+
+def hash_split(text: str, validation_split: float, test_split: float) -> str:
+    """The split a text (e.g. a source) belongs to, from a hash of the text alone.
+
+    About `test_split` of all texts go to `"test"`, `validation_split` to
+    `"validation"` and the rest to `"train"`, whatever their order, the seed or
+    the file's size, so the lines of a source never cross splits and a
+    streamed file needs no shuffle to be split.
+
+    Example:
+
+    >>> from seq2seq.data.tasks.splits import hash_split
+    >>> hash_split("cat", 0.1, 0.1), hash_split("world", 0.1, 0.1)
+    ('train', 'validation')
+    """
+    bucket = hash_bucket(text, HASH_BUCKETS)
+    if bucket < round(test_split * HASH_BUCKETS):
+        return "test"
+    if bucket < first_train_bucket(validation_split, test_split):
+        return "validation"
+    return "train"
+
+
+def first_train_bucket(validation_split: float, test_split: float) -> int:
+    """The first `HASH_BUCKETS` bucket of `hash_split`'s training split (the ones below are
+    held out): a loop over millions of texts compares `hash_bucket` with it directly."""
+    return round((test_split + validation_split) * HASH_BUCKETS)
