@@ -1,6 +1,8 @@
 """train -> predict -> evaluate with subword vocabularies, at tiny sizes."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 from cli_helpers import run
@@ -54,3 +56,8 @@ def test_subword_target_scores_and_decodes_text(tmp_path):
     assert report["level"] == "subword" and "token_error_rate" in report["metrics"]
     code, printed, err = run("evaluate", out / "model.keras", data)
     assert code == 0, err
+    # A fresh process, which has imported nothing of training, loads the tokenizer.
+    predict = [sys.executable, "-m", "seq2seq", "predict", str(out / "model.keras"), "lower"]
+    done = subprocess.run(predict, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("\n") == 1

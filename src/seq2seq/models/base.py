@@ -6,7 +6,10 @@ from keras import ops
 
 from seq2seq import arguments, decoding
 from seq2seq.conventions import PAD_ID
-from seq2seq.data import vocabulary  # noqa: F401  (registers `Vocabulary`, which configs name)
+from seq2seq.data import (
+    subword_vocabulary,  # noqa: F401  (registers `SubwordVocabulary`)
+    vocabulary,  # noqa: F401  (registers `Vocabulary`, which configs name)
+)
 from seq2seq.layers.bridge import Bridge
 from seq2seq.layers.cell_factory import check_cell_name
 from seq2seq.layers.decoder import Decoder
