@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from seq2seq.layers import fast_recurrence
+from seq2seq.layers import fast_recurrence, torch_recurrence
 from seq2seq.layers.cell_factory import make_cell
 
 
@@ -14,7 +14,9 @@ class Recurrent(keras.layers.Layer):
     The input projection of every step is one matrix multiply ahead of the loop, so the
     loop body holds only the recurrent matrix multiply and the gates. Masked steps keep
     the previous state and output zeros, so the final state is the state after the last
-    unmasked step whatever the padding.
+    unmasked step whatever the padding. On the PyTorch backend `call` runs the whole
+    sequence in PyTorch's own LSTM/GRU kernels where `torch_recurrence.sequence` applies
+    (float32 on the CPU, no padding or right padding), and this loop elsewhere.
 
     Args:
         units: Positive int, size of the hidden state.
@@ -101,10 +103,30 @@ class Recurrent(keras.layers.Layer):
         ]
 
     def call(self, inputs, mask=None, initial_state=None, training=False):
-        # Time-major before the projection: the (smaller) input is transposed, not the
-        # (gates * units)-wide projection, forward and backward.
-        projected = self.cell.project(ops.transpose(inputs, (1, 0, 2)))
-        return self.recur(projected, mask=mask, initial_state=initial_state)
+        initial_state = self.starting_states(initial_state, ops.shape(inputs)[0])
+        try:
+            final_states, outputs = torch_recurrence.sequence(
+                self.cell,
+                inputs,
+                initial_state,
+                mask,
+                self.go_backwards,
+                self.unroll,
+            )
+        except NotImplementedError:
+            # Time-major before the projection: the (smaller) input is transposed, not
+            # the (gates * units)-wide projection, forward and backward.
+            projected = self.cell.project(ops.transpose(inputs, (1, 0, 2)))
+            return self.recur(projected, mask=mask, initial_state=initial_state)
+        return self.finish(final_states, outputs)
+
+    def starting_states(self, initial_state, batch_size):
+        """The given initial states, else the carried ones if stateful, else zeros."""
+        if initial_state is not None:
+            return initial_state
+        if self.stateful:
+            return [ops.convert_to_tensor(state) for state in self.states]
+        return self.get_initial_state(batch_size)
 
     def recur(self, projected, mask=None, initial_state=None, length=None):
         """Runs the recurrence over inputs already projected by `self.cell.project`.
@@ -123,11 +145,7 @@ class Recurrent(keras.layers.Layer):
             What `call` returns.
         """
         batch_axis = 0 if length is not None else 1
-        if initial_state is None:
-            if self.stateful:
-                initial_state = [ops.convert_to_tensor(state) for state in self.states]
-            else:
-                initial_state = self.get_initial_state(ops.shape(projected)[batch_axis])
+        initial_state = self.starting_states(initial_state, ops.shape(projected)[batch_axis])
         if length is not None and (mask is not None or not fast_recurrence.available(self.cell)):
             projected = ops.broadcast_to(
                 ops.expand_dims(projected, 0), (length, *ops.shape(projected))
@@ -151,11 +169,18 @@ class Recurrent(keras.layers.Layer):
             final_states, outputs = run_steps(
                 self.cell.step, projected, list(initial_state), mask, self.go_backwards, self.unroll
             )
+        return self.finish(final_states, ops.transpose(outputs, (1, 0, 2)))
+
+    def finish(self, final_states, outputs):
+        """Stores a stateful layer's final states; returns what `call` returns.
+
+        `outputs` is batch-major, `(batch, time, units)`.
+        """
         if self.stateful:
             for variable, value in zip(self.states, final_states):
                 variable.assign(value)
         if self.return_sequences:
-            return ops.transpose(outputs, (1, 0, 2)), final_states
+            return outputs, final_states
         return final_states[0], final_states
 
     def compute_mask(self, inputs, mask=None):
