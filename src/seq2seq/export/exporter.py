@@ -25,6 +25,7 @@ import keras
 
 from seq2seq import conventions
 from seq2seq.arguments import check_positive
+from seq2seq.decoding import check_max_length
 from seq2seq.decoding.beam import check_length_penalty
 from seq2seq.export import graph_decoding
 from seq2seq.export.onnx_scan import onnx_tracing
@@ -90,7 +91,7 @@ def export_generation(
         )
     check_positive("beam_width", beam_width)
     length_penalty = check_length_penalty(length_penalty)
-    max_length = _check_max_length(model, max_length)
+    max_length = check_max_length(model, max_length)
     if getattr(model, "stateful", False):
         raise ValueError(
             "Invalid model. Expected a model with `stateful=False`: an exported graph "
@@ -108,20 +109,6 @@ def export_generation(
     return written + _write_description(
         model, list(endpoints), path, format, max_length, beam_width, length_penalty
     )
-
-
-def _check_max_length(model: keras.Model, max_length: Any) -> int:
-    if max_length is None:
-        return model.output_length
-    check_positive("max_length", max_length)
-    limit = model.max_generation_length
-    if limit is not None and max_length > limit:
-        raise ValueError(
-            f"Invalid value for argument `max_length`. Expected at most {limit} for "
-            f"{type(model).__name__}, whose decoder runs a fixed number of steps. "
-            f"Received: max_length={max_length}"
-        )
-    return max_length
 
 
 def _input_spec(model: keras.Model):
