@@ -285,4 +285,4 @@ def test_level_errors(tmp_path):
     with pytest.raises(ConfigError, match="invalid value for `source_level`: expected one of"):
         load_config(tmp_path / "run.toml")
     message = _one_line_error("train", tmp_path / "pairs.tsv", "--config", tmp_path / "run.toml")
-    assert message.endswith("expected one of char, word; received 'phone'")
+    assert message.endswith("expected one of char, word, subword; received 'phone'")
