@@ -26,7 +26,9 @@ def test_a_failing_writer_keeps_the_old_file(tmp_path):
     with pytest.raises(RuntimeError, match="crashed"):
         with atomic_path(path) as temporary:
             assert temporary.parent == tmp_path
-            assert temporary.name.startswith(TEMP_PREFIX) and temporary.name.endswith("-model.keras")
+            assert temporary.name.startswith(TEMP_PREFIX) and temporary.name.endswith(
+                "-model.keras"
+            )
             temporary.write_bytes(b"half a mod")
             raise RuntimeError("crashed")
     assert path.read_bytes() == b"the old model"

@@ -7,9 +7,7 @@ import pytest
 
 from seq2seq import native
 
-needs_compiler = pytest.mark.skipif(
-    shutil.which("c++") is None, reason="needs a C++ compiler"
-)
+needs_compiler = pytest.mark.skipif(shutil.which("c++") is None, reason="needs a C++ compiler")
 
 
 def test_native_enabled_reads_the_environment():

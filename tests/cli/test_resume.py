@@ -106,7 +106,9 @@ def test_resuming_a_finished_run_says_so(reference):
     before = (reference / "metrics.json").read_text()
     code, stdout, err = run("train", "--resume", reference)
     assert code == 0 and err == ""
-    assert stdout == f"{reference}: the run has finished already (metrics.json); nothing to resume\n"
+    assert (
+        stdout == f"{reference}: the run has finished already (metrics.json); nothing to resume\n"
+    )
     assert (reference / "metrics.json").read_text() == before
 
 
@@ -119,7 +121,9 @@ def test_a_run_killed_before_its_first_checkpoint_starts_again(reference, tmp_pa
     (out / "checkpoints" / ".tmp-abc-step-000000007.npz").write_bytes(b"PK\x03")  # a torn write
     code, stdout, err = run("train", "--resume", out)
     assert code == 0, err
-    assert stdout.startswith(f"{out}: no checkpoint yet; starting the run again from its config.toml\n")
+    assert stdout.startswith(
+        f"{out}: no checkpoint yet; starting the run again from its config.toml\n"
+    )
     assert not (out / "checkpoints" / ".tmp-abc-step-000000007.npz").exists()
     # config.toml records `out`; the run goes to the folder given to --resume.
     assert load_config(out / "config.toml")["out"] == str(reference)
@@ -290,7 +294,10 @@ def test_sigkill_at_random_points_then_resume_ends_as_never_interrupted(referenc
     process.wait()
     torn = list(folder.checkpoints.glob(".tmp-*"))
     assert len(torn) == 1 and torn[0].stat().st_size > 0  # the write was under way
-    assert [p.name for p in folder.checkpoint_paths()] == ["step-000000007.npz", "step-000000014.npz"]
+    assert [p.name for p in folder.checkpoint_paths()] == [
+        "step-000000007.npz",
+        "step-000000014.npz",
+    ]
     _every_file_loads(out)
 
     # Kills 2-6: at random moments after the run has made progress since its resume.

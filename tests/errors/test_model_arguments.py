@@ -58,6 +58,8 @@ def test_keras_messages(model_cls):
 def test_zero_sizes_and_a_decoder_blind_to_its_encoder():
     base = {"input_dim": 3, "output_length": 4, "output_dim": 2}
     expect("E99", message_of(ValueError, lambda: SimpleSeq2Seq(**base, hidden_dim=0)))
-    expect("E100", message_of(ValueError, lambda: SimpleSeq2Seq(**base, hidden_dim=4, batch_size=0)))
+    expect(
+        "E100", message_of(ValueError, lambda: SimpleSeq2Seq(**base, hidden_dim=4, batch_size=0))
+    )
     tokens = {"input_vocab_size": 5, "output_vocab_size": 6, "hidden_dim": 4, "output_length": 3}
     expect("E101", message_of(ValueError, lambda: Seq2Seq(**tokens, broadcast_state=False)))

@@ -113,7 +113,9 @@ def test_a_full_disk_while_saving_the_model(tmp_path, monkeypatch):
     assert not (tmp_path / "run" / "model.keras").exists()
     code, out, err = run("train", "--resume", "run")  # the run is finished from its checkpoint
     assert code == 0, err
-    assert (tmp_path / "run" / "model.keras").exists() and (tmp_path / "run" / "metrics.json").exists()
+    assert (tmp_path / "run" / "model.keras").exists() and (
+        tmp_path / "run" / "metrics.json"
+    ).exists()
 
 
 @needs_training

@@ -137,15 +137,24 @@ def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind):
     rng = np.random.default_rng(3)
     if kind == "feedback":
         model = Seq2Seq(
-            input_dim=3, input_length=4, hidden_dim=6, output_length=5, output_dim=4,
+            input_dim=3,
+            input_length=4,
+            hidden_dim=6,
+            output_length=5,
+            output_dim=4,
             teacher_force=True,
         )
         x = rng.normal(size=(3, 4, 3)).astype("float32")
         y = rng.normal(size=(3, 5, 4)).astype("float32")
     else:
         model = AttentionSeq2Seq(
-            input_vocab_size=9, output_vocab_size=7, embedding_dim=5, input_length=6,
-            hidden_dim=8, output_length=5, depth=2 if kind == "attention_depth2" else 1,
+            input_vocab_size=9,
+            output_vocab_size=7,
+            embedding_dim=5,
+            input_length=6,
+            hidden_dim=8,
+            output_length=5,
+            depth=2 if kind == "attention_depth2" else 1,
             logits=True,
         )
         x = rng.integers(1, 9, size=(3, 6)).astype("int32")
