@@ -169,12 +169,14 @@ class Recurrent(keras.layers.Layer):
             final_states, outputs = run_steps(
                 self.cell.step, projected, list(initial_state), mask, self.go_backwards, self.unroll
             )
-        return self.finish(final_states, ops.transpose(outputs, (1, 0, 2)))
+        if self.return_sequences:  # else `finish` returns the last state only
+            outputs = ops.transpose(outputs, (1, 0, 2))
+        return self.finish(final_states, outputs)
 
     def finish(self, final_states, outputs):
         """Stores a stateful layer's final states; returns what `call` returns.
 
-        `outputs` is batch-major, `(batch, time, units)`.
+        `outputs` is batch-major, `(batch, time, units)`, when `return_sequences`.
         """
         if self.stateful:
             for variable, value in zip(self.states, final_states):
