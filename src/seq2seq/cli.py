@@ -133,19 +133,26 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run_train)
 
 
-def _add_decoding_flags(parser: argparse.ArgumentParser) -> None:
+def _add_beam_flags(parser: argparse.ArgumentParser, beam_help: str) -> None:
+    """`--beam` (its help says what it decodes here) and `--length-penalty`."""
     parser.add_argument(
-        "--beam", type=_positive_int, default=None, metavar="N",
-        help="beam search with N beams; 1 decodes greedily (default: the training run's "
-        "--beam, from config.toml next to the model, else 1)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--batch-size", type=_positive_int, default=PREDICT_BATCH_SIZE, metavar="N",
-        help=f"inputs decoded together (default: {PREDICT_BATCH_SIZE})",
+        "--beam", type=_positive_int, default=None, metavar="N", help=beam_help
     )  # fmt: skip
     parser.add_argument(
         "--length-penalty", type=_parse_setting("length_penalty"), default=None, metavar="X",
         help="beam search: length normalisation exponent (default: the training run's, else 0)",
+    )  # fmt: skip
+
+
+def _add_decoding_flags(parser: argparse.ArgumentParser) -> None:
+    _add_beam_flags(
+        parser,
+        "beam search with N beams; 1 decodes greedily (default: the training run's "
+        "--beam, from config.toml next to the model, else 1)",
+    )
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=PREDICT_BATCH_SIZE, metavar="N",
+        help=f"inputs decoded together (default: {PREDICT_BATCH_SIZE})",
     )  # fmt: skip
 
 
@@ -219,14 +226,9 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("model", metavar="MODEL", help="a model.keras written by `seq2seq train`")
     parser.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, metavar="N", help="(default: 8000)")
-    parser.add_argument(
-        "--beam", type=_positive_int, default=None, metavar="N",
-        help="beam width of requests that give none (default: the training run's, else 1)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--length-penalty", type=_parse_setting("length_penalty"), default=None, metavar="X",
-        help="beam search: length normalisation exponent (default: the training run's, else 0)",
-    )  # fmt: skip
+    _add_beam_flags(
+        parser, "beam width of requests that give none (default: the training run's, else 1)"
+    )
     limits = (
         ("max_batch", "inputs decoded together at most"),
         ("max_queue", "requests waiting at most; more are answered 503"),
@@ -262,15 +264,11 @@ def _add_export_parser(commands: argparse._SubParsersAction) -> None:
         "--format", choices=("onnx", "saved_model"), default="onnx", help="(default: onnx)"
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="the output folder")
-    parser.add_argument(
-        "--beam", type=_positive_int, default=None, metavar="N",
-        help="width of the exported beam search; 1 exports greedy decoding only "
+    _add_beam_flags(
+        parser,
+        "width of the exported beam search; 1 exports greedy decoding only "
         "(default: the training run's --beam when above 1, else 5)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--length-penalty", type=_parse_setting("length_penalty"), default=None, metavar="X",
-        help="beam search: length normalisation exponent (default: the training run's, else 0)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--max-length", type=_positive_int, default=None, metavar="N",
         help="output steps (default: the model's output length)",
