@@ -23,6 +23,8 @@ UNK_ID = 3
 SPLIT_LEVELS = ("char", "word")
 SUBWORD_LEVEL = "subword"
 LEVELS = SPLIT_LEVELS + (SUBWORD_LEVEL,)
+# What one symbol of each level is called in messages.
+LEVEL_UNITS = {"char": "character", "word": "word", SUBWORD_LEVEL: "subword piece"}
 
 # Recurrent cells, by name (`cell=`).
 CELL_NAMES = ("lstm", "gru")

@@ -3,6 +3,7 @@
 import numpy as np
 
 from seq2seq.data import Vocabulary
+from seq2seq.data.vocabulary import RESERVED_TOKENS
 from seq2seq.models import AttentionSeq2Seq
 
 SERVING_BACKEND = "torch"
@@ -23,7 +24,7 @@ def tiny_model(cls=AttentionSeq2Seq, vocabulary=VOCAB, input_length=None):
         source_vocabulary=vocabulary,
         target_vocabulary=vocabulary,
     )
-    first = vocabulary.tokens[0]
+    first = vocabulary.decode([[len(RESERVED_TOKENS)]])[0]  # the first symbol after the reserved
     model.generate(vocabulary.encode([first], max_length=input_length))  # builds the weights
     # Larger weights make the outputs depend on the input (small ones give one token everywhere).
     model.set_weights([w * 4 for w in model.get_weights()])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from serving_helpers import tiny_model
 
-from seq2seq.data import Vocabulary
+from seq2seq.data import SubwordVocabulary, Vocabulary
 from seq2seq.models import Seq2Seq
 from seq2seq.serving.errors import RequestError
 from seq2seq.serving.limits import ServingLimits
@@ -65,3 +65,19 @@ def test_the_model_and_the_default_beam_are_checked(model):
         TextPredictor(model, default_beam=17)
     with pytest.raises(ValueError, match="max_inputs"):
         ServingLimits(max_batch=4, max_inputs=5)
+
+
+def test_subword_inputs_are_counted_and_named_in_pieces():
+    texts = ["the cat sat on the mat", "a cat on a mat", "the mat sat"] * 20
+    pieces = SubwordVocabulary.build(texts, vocab_size=30)
+    model = tiny_model(Seq2Seq, vocabulary=pieces)
+    predictor = TextPredictor(model, ServingLimits(max_batch=4, max_input_length=3))
+    long_text = "the cat sat on the mat"
+    count = len(pieces.tokenize(long_text))
+    assert count > 3
+    with pytest.raises(
+        RequestError, match=f"Expected at most 3 subword pieces. Received: {count} subword pieces"
+    ):
+        predictor.check(["cat", long_text], beam=1, attention=False)
+    with pytest.raises(RequestError, match="Expected at least one subword piece"):
+        predictor.check([""], beam=1, attention=False)

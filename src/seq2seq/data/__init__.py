@@ -1,8 +1,8 @@
 """Vocabularies, file readers and built-in tasks.
 
-`Vocabulary` and its id constants are loaded on first use, because their module
-imports Keras (for the serialisation registry) and the readers and tasks do not
-need it.
+`Vocabulary`, `SubwordVocabulary` and the id constants are loaded on first use,
+because their modules import Keras (for the serialisation registry) and the
+readers and tasks do not need it.
 """
 
 import importlib
@@ -17,6 +17,7 @@ _LAZY = {
     "START_ID": "seq2seq.data.vocabulary",
     "END_ID": "seq2seq.data.vocabulary",
     "UNK_ID": "seq2seq.data.vocabulary",
+    "SubwordVocabulary": "seq2seq.data.subword_vocabulary",
 }
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "END_ID",
     "PAD_ID",
     "START_ID",
+    "SubwordVocabulary",
     "TASKS",
     "Task",
     "UNK_ID",

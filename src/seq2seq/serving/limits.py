@@ -16,7 +16,7 @@ class ServingLimits:
         max_wait_ms: How long the first request of a batch waits for others.
         max_queue: Requests waiting for the model at most; more are answered 503.
         max_inputs: Inputs in one request at most (413 above; at most `max_batch`).
-        max_input_length: Symbols (characters or words) in one input at most (422 above).
+        max_input_length: Symbols (characters, words or subword pieces) in one input at most (422 above).
         max_beam: The widest beam a request may ask for (422 above).
         max_body_bytes: Bytes in one request body at most (413 above).
 

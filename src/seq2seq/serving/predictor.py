@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from seq2seq.commands import inference
+from seq2seq.conventions import LEVEL_UNITS
 from seq2seq.data.vocabulary import END_ID, END_TOKEN, PAD_ID, RESERVED_TOKENS
 from seq2seq.serving.errors import RequestError
 from seq2seq.serving.limits import ServingLimits
@@ -124,7 +125,7 @@ class TextPredictor:
                 "Received: attention=true"
             )
         vocabulary = self.model.source_vocabulary
-        unit = "character" if self.level == "char" else "word"
+        unit = LEVEL_UNITS[self.level]
         for index, text in enumerate(inputs):
             tokens = vocabulary.tokenize(text)
             if not tokens:
