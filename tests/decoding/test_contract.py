@@ -19,6 +19,7 @@ from pathlib import Path
 from seq2seq import conventions
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "seq2seq"
+TESTS = Path(__file__).resolve().parents[1]
 
 # What `seq2seq.decoding` must not read of a model: its layers and their internals.
 MODEL_INTERNALS = {"encoder", "decoder", "shared_keys", "uses_feedback", "token_step", "prepare"}
@@ -198,6 +199,18 @@ def test_no_private_model_access_outside_models():
     sources = read_package()
     assert {"_forward", "_bundle", "_initial_states"} <= private_names_of_models(sources)
     assert private_accesses(sources) == []
+
+
+def test_the_tests_use_no_private_model_name():
+    """The tests check the models through their public API and public layers only."""
+    sources = read_package()
+    tests = {
+        ".".join(path.relative_to(TESTS).with_suffix("").parts): path.read_text(encoding="utf-8")
+        for path in sorted(TESTS.rglob("*.py"))
+    }
+    assert len(tests) > 50
+    found = private_accesses({**tests, **{m: s for m, s in sources.items() if "models" in m}})
+    assert found == []
 
 
 def test_no_import_cycle_between_models_and_decoding():
