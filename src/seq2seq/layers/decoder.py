@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from seq2seq.conventions import START_ID
-from seq2seq.layers import fast_recurrence
+from seq2seq.layers import fused
 from seq2seq.layers.bahdanau_attention import BahdanauAttention
 from seq2seq.layers.cell_factory import make_cell
 
@@ -271,13 +271,19 @@ class Decoder(keras.layers.Layer):
         readout, states, weights = self.recurrent_step(projected, states, bundle)
         return self.output_layer(readout), states, weights
 
-    def _defers_kernels(self):
-        """Whether teacher forcing takes `fast_recurrence.scan_deferring_kernels` (JAX, LSTM)."""
-        return fast_recurrence.available(self.cells[0]) and not self.peek
-
     def _deferred_teacher_loop(self, teacher_body, init, projected, bundle, unroll):
-        """The teacher-forced loop with the first layer's kernels' gradients after it."""
-        kernels = [ops.convert_to_tensor(self.cells[0].recurrent_kernel)]
+        """The teacher-forced loop with the first layer's kernels' gradients after it
+        (`fused.scan_deferring_kernels`); raises `NotImplementedError` where it does not
+        apply.
+
+        The recurrent kernel's product must add to the projected input, as an LSTM's
+        does (a GRU's reset gate multiplies part of it); a peeked context has no kernel
+        operand here.
+        """
+        cell = self.cells[0]
+        if self.peek or cell.recurrence != "lstm":
+            raise NotImplementedError
+        kernels = [ops.cast(cell.recurrent_kernel, cell.compute_dtype)]
         if self.attention:
             kernels.append(bundle["context_kernel"])
 
@@ -286,7 +292,7 @@ class Decoder(keras.layers.Layer):
             operands = (h_before,) if context is None else (h_before, context)
             return carry, carry, operands
 
-        return fast_recurrence.scan_deferring_kernels(body, init, projected, tuple(kernels), unroll)
+        return fused.scan_deferring_kernels(body, init, projected, tuple(kernels), unroll)
 
     def _feedback_is_linear(self, length):
         """Whether free running is one LSTM: real values fed back through a linear output."""
@@ -297,11 +303,12 @@ class Decoder(keras.layers.Layer):
             and not self.attention
             and self.depth == 1
             and self.output_layer.activation is keras.activations.linear
-            and fast_recurrence.available(self.cells[0])
+            and self.cells[0].recurrence == "lstm"
+            and fused.runs_projected("lstm", self.cells[0].compute_dtype)
         )
 
     def _linear_feedback(self, bundle, initial_states, length, start):
-        """Free running with a linear output layer fed back, as one LSTM (JAX fast path).
+        """Free running with a linear output layer fed back, as one fused LSTM.
 
         With `y_t = h_t W_o + b_o` fed back, step `t > 0` receives
         `y_{t-1} W_f + b = h_{t-1} (W_o W_f) + (b_o W_f + b)`: the recurrent kernel
@@ -324,9 +331,8 @@ class Decoder(keras.layers.Layer):
         recurrent = ops.convert_to_tensor(cell.recurrent_kernel) + ops.matmul(
             out_kernel, feature_kernel
         )
-        unroll = length - 1 if self.unroll is True else 1
-        _, hs = fast_recurrence.lstm_sequence(
-            constant, *state, recurrent, False, unroll, length - 1
+        _, hs = fused.lstm(
+            constant, state, recurrent, unroll=self.unroll is True, length=length - 1
         )
         hs = ops.concatenate([ops.expand_dims(h, 0), hs], axis=0)  # (length, batch, units)
         return self.output_layer(ops.transpose(hs, (1, 0, 2)))
@@ -387,11 +393,11 @@ class Decoder(keras.layers.Layer):
                 return carry, operands
 
             init = (initial_states, zero_readout, zero_weights)
-            if self._defers_kernels():
+            try:
                 _, (_, readouts, weights) = self._deferred_teacher_loop(
                     teacher_body, init, projected, bundle, unroll
                 )
-            else:
+            except NotImplementedError:
 
                 def body(carry, z_t):
                     carry, _ = teacher_body(carry, z_t)

@@ -40,12 +40,17 @@ class GRUCell(ProjectedCell):
     """
 
     gates = 3
+    recurrence = "gru"
 
     def build(self, input_shape):
         super().build(input_shape)
         self.recurrent_bias = self.add_weight(
             shape=(self.gates * self.units,), initializer="zeros", name="recurrent_bias"
         )
+
+    def fused_weights(self, projected=False):
+        weights = super().fused_weights(projected)
+        return {**weights, "recurrent_bias": ops.cast(self.recurrent_bias, self.state_dtype)}
 
     def step(self, projected, states):
         """One recurrence step from an already projected input."""

@@ -64,6 +64,7 @@ class LSTMCell(ProjectedCell):
 
     gates = 4
     num_states = 2
+    recurrence = "lstm"
 
     def __init__(
         self,
@@ -88,7 +89,7 @@ class LSTMCell(ProjectedCell):
         """One recurrence step from an already projected input.
 
         `recurrent_kernel` replaces the cell's own (same value) where a caller handles
-        its gradient itself (`fast_recurrence.scan_deferring_kernels`).
+        its gradient itself (`fused.scan_deferring_kernels`).
         """
         h, c = states
         z = ops.cast(projected, self.state_dtype) + self.recurrent_product(h, recurrent_kernel)

@@ -10,7 +10,8 @@ class ProjectedCell(keras.layers.Layer):
     `project(x)` computes `x @ kernel + bias` (for one step or a whole sequence, so
     callers can hoist it out of the loop as one matrix multiply) and `step(z, states)`
     adds the recurrent term and applies the gates. Subclasses set `gates` and
-    `state_size` and implement `step`.
+    `state_size` and implement `step`; those with a fused recurrence over whole
+    sequences (`seq2seq.layers.fused`) name it in `recurrence`.
 
     Args:
         units: Positive int, size of the hidden state.
@@ -21,6 +22,7 @@ class ProjectedCell(keras.layers.Layer):
 
     gates = 1
     num_states = 1
+    recurrence = None  # the `seq2seq.layers.fused` function of this cell, by name
 
     def __init__(
         self,
@@ -85,6 +87,20 @@ class ProjectedCell(keras.layers.Layer):
         kernel = self.recurrent_kernel if kernel is None else kernel
         product = ops.matmul(ops.cast(h, compute), ops.cast(kernel, compute))
         return ops.cast(product, self.state_dtype)
+
+    def fused_weights(self, projected=False):
+        """The weights of the fused recurrence (`seq2seq.layers.fused`), by argument name.
+
+        As the step uses them: the kernels in the compute dtype, the biases in
+        `state_dtype`. With `projected`, the inputs are already projected: no `kernel`
+        and `bias`.
+        """
+        compute = self.compute_dtype
+        weights = {"recurrent_kernel": ops.cast(self.recurrent_kernel, compute)}
+        if not projected:
+            weights["kernel"] = ops.cast(self.kernel, compute)
+            weights["bias"] = ops.cast(self.bias, self.state_dtype)
+        return weights
 
     def step(self, projected, states):
         """One recurrence step from an already projected input: `(output, new_states)`."""

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from seq2seq.layers import fast_recurrence, torch_recurrence
+from seq2seq.layers import fused
 from seq2seq.layers.cell_factory import make_cell
 
 
@@ -14,9 +14,9 @@ class Recurrent(keras.layers.Layer):
     The input projection of every step is one matrix multiply ahead of the loop, so the
     loop body holds only the recurrent matrix multiply and the gates. Masked steps keep
     the previous state and output zeros, so the final state is the state after the last
-    unmasked step whatever the padding. On the PyTorch backend `call` runs the whole
-    sequence in PyTorch's own LSTM/GRU kernels where `torch_recurrence.sequence` applies
-    (float32 on the CPU, no padding or right padding), and this loop elsewhere.
+    unmasked step whatever the padding. Where the backend has a fused recurrence for
+    the cell (`seq2seq.layers.fused`: PyTorch's own LSTM/GRU kernels on the inputs, the
+    JAX LSTM's custom VJP on the projected inputs) it runs instead of this loop.
 
     Args:
         units: Positive int, size of the hidden state.
@@ -105,20 +105,30 @@ class Recurrent(keras.layers.Layer):
     def call(self, inputs, mask=None, initial_state=None, training=False):
         initial_state = self.starting_states(initial_state, ops.shape(inputs)[0])
         try:
-            final_states, outputs = torch_recurrence.sequence(
-                self.cell,
-                inputs,
-                initial_state,
-                mask,
-                self.go_backwards,
-                self.unroll,
-            )
+            final_states, outputs = self.run_fused(inputs, initial_state, mask)
         except NotImplementedError:
             # Time-major before the projection: the (smaller) input is transposed, not
             # the (gates * units)-wide projection, forward and backward.
             projected = self.cell.project(ops.transpose(inputs, (1, 0, 2)))
             return self.recur(projected, mask=mask, initial_state=initial_state)
         return self.finish(final_states, outputs)
+
+    def run_fused(self, inputs, initial_state, mask=None, length=None, projected=False):
+        """The cell's fused recurrence (`seq2seq.layers.fused.run`) over `inputs`.
+
+        Returns `(final_states, outputs)`, outputs in the layout of `inputs`; raises
+        `NotImplementedError` where the backend declines.
+        """
+        return fused.run(
+            self.cell.recurrence,
+            inputs,
+            initial_state,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+            length=length,
+            **self.cell.fused_weights(projected),
+        )
 
     def starting_states(self, initial_state, batch_size):
         """The given initial states, else the carried ones if stateful, else zeros."""
@@ -146,26 +156,15 @@ class Recurrent(keras.layers.Layer):
         """
         batch_axis = 0 if length is not None else 1
         initial_state = self.starting_states(initial_state, ops.shape(projected)[batch_axis])
-        if length is not None and (mask is not None or not fast_recurrence.available(self.cell)):
-            projected = ops.broadcast_to(
-                ops.expand_dims(projected, 0), (length, *ops.shape(projected))
+        try:
+            final_states, outputs = self.run_fused(
+                projected, initial_state, mask, length=length, projected=True
             )
-            length = None
-        if fast_recurrence.available(self.cell):
-            steps = length if length is not None else projected.shape[0]
-            mask_t = None
-            if mask is not None:  # (time, batch, 1) floats
-                mask_t = ops.expand_dims(ops.transpose(ops.cast(mask, projected.dtype), (1, 0)), -1)
-            final_states, outputs = fast_recurrence.lstm_sequence(
-                projected,
-                *initial_state,
-                ops.convert_to_tensor(self.cell.recurrent_kernel),
-                self.go_backwards,
-                (steps or 1) if self.unroll is True else 1,
-                length,
-                mask_t,
-            )
-        else:
+        except NotImplementedError:
+            if length is not None:
+                projected = ops.broadcast_to(
+                    ops.expand_dims(projected, 0), (length, *ops.shape(projected))
+                )
             final_states, outputs = run_steps(
                 self.cell.step, projected, list(initial_state), mask, self.go_backwards, self.unroll
             )

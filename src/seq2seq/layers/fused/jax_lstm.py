@@ -1,14 +1,14 @@
-"""JAX fast path for the LSTM recurrence, behind the generic `run_steps` fallback.
+"""The JAX LSTM: a custom VJP around the recurrence, its loops native on the CPU.
 
 JAX's automatic derivative of `lax.scan` accumulates the recurrent kernel's gradient
 step by step: T small matrix multiplies whose inner dimension is the batch. This
 module's custom VJP stores the gates' sigmoids in the forward scan (one sigmoid over
 all four gates, see `lstm_cell.gate_scales`), runs the backward recurrence for
 `dh`/`dc` only, and computes the kernel's gradient after the loop as one large matrix
-multiply over all steps. It is used for LSTM sequences, masked or not, on the JAX
-backend; everything else takes `run_steps`. On the CPU the two loops themselves run as
-native calls where `seq2seq.native` is built (float32, units a multiple of 16, no
-`keras.distribution`), else as `lax.scan`. `tests/layers/test_fast_recurrence.py`
+multiply over all steps. It takes inputs already projected, masked or not. On the CPU
+the two loops themselves run as native calls where `seq2seq.native` is built (float32,
+units a multiple of 16, no `keras.distribution`), else as `lax.scan`. `jax_rnn` calls
+it for the fused `lstm` (`seq2seq.layers.fused`); `tests/layers/fused/test_jax_lstm.py`
 checks that all paths give the same outputs and gradients.
 """
 
@@ -16,18 +16,6 @@ import keras
 
 from seq2seq import native
 from seq2seq.layers.lstm_cell import gate_scales
-
-ENABLED = True
-
-
-def available(cell) -> bool:
-    """Whether the fast path applies: JAX backend and a float32 LSTM cell."""
-    return (
-        ENABLED
-        and keras.backend.backend() == "jax"
-        and type(cell).__name__ == "LSTMCell"
-        and cell.compute_dtype == "float32"
-    )
 
 
 def kernel_gradient(operands, d_outputs):
@@ -322,61 +310,3 @@ def lstm_sequence(
     else:
         hs, h, c = plain(projected, h0, c0, recurrent_kernel, bool(reverse), int(unroll), length)
     return [h, c], hs
-
-
-def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
-    """`lax.scan` whose kernels get their gradient after the loop, on JAX.
-
-    For loops whose step adds `a_k @ kernels[k]` to the step's input `xs_t` (a gate
-    pre-activation: the teacher-forced decoder's recurrent and context kernels). The
-    cotangent of `xs_t` is then also that of every product, so each kernel's gradient
-    is `A_k^T @ d_xs` over all steps at once, instead of a small matrix multiply and an
-    accumulation inside every backward step. Everything else `body` uses (closed-over
-    weights, the attention memory) is differentiated as usual.
-
-    Args:
-        body: `body(kernels, carry, x_t) -> (carry, y_t, operands)`, with `operands[k]`
-            the left operand `a_k` of `kernels[k]` at this step.
-        init: Initial carry.
-        xs: `(time, batch, features)` inputs; `a_k @ kernels[k]` is added to `xs_t`.
-        kernels: Tuple of `(in_k, features)` matrices.
-        unroll: Scan unroll factor.
-
-    Returns:
-        `(final_carry, ys)` as `lax.scan` returns them.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    def run(init, xs, kernels):
-        def step(carry, x_t):
-            constant = tuple(jax.lax.stop_gradient(k) for k in kernels)
-            carry, y, operands = body(constant, carry, x_t)
-            return carry, (y, tuple(operands))
-
-        return jax.lax.scan(step, init, xs, unroll=unroll)
-
-    converted, consts = jax.closure_convert(run, init, xs, kernels)
-
-    def forward(init, xs, kernels, consts):
-        return jax.vjp(lambda i, x, c: converted(i, x, kernels, *c), init, xs, consts)
-
-    @jax.custom_vjp
-    def loop(init, xs, kernels, consts):
-        carry, (ys, _) = converted(init, xs, kernels, *consts)
-        return carry, ys
-
-    def loop_fwd(init, xs, kernels, consts):
-        (carry, (ys, operands)), pullback = forward(init, xs, kernels, consts)
-        return (carry, ys), (pullback, operands)
-
-    def loop_bwd(residuals, cotangents):
-        pullback, operands = residuals
-        d_carry, d_ys = cotangents
-        zeros = tuple(jnp.zeros_like(a) for a in operands)
-        d_init, d_xs, d_consts = pullback((d_carry, (d_ys, zeros)))
-        d_kernels = tuple(kernel_gradient(a, d_xs) for a in operands)
-        return d_init, d_xs, d_kernels, d_consts
-
-    loop.defvjp(loop_fwd, loop_bwd)
-    return loop(init, xs, tuple(kernels), consts)

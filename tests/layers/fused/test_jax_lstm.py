@@ -1,16 +1,15 @@
-"""The JAX LSTM fast path agrees with the generic scan, outputs and gradients."""
+"""The JAX LSTM (`fused.jax_lstm`) agrees with the generic scan, outputs and gradients."""
 
 import keras
 import numpy as np
 import pytest
 
-from seq2seq.layers import fast_recurrence
-from seq2seq.layers.lstm_cell import LSTMCell
-from seq2seq.layers.recurrent import run_steps
+if keras.backend.backend() != "jax":
+    pytest.skip("the JAX LSTM is JAX-only", allow_module_level=True)
 
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "jax", reason="the fast path is JAX-only"
-)
+from seq2seq.layers.fused import jax_lstm  # noqa: E402
+from seq2seq.layers.lstm_cell import LSTMCell  # noqa: E402
+from seq2seq.layers.recurrent import run_steps  # noqa: E402
 
 
 @pytest.mark.parametrize("inputs", ["sequence", "constant", "masked"])
@@ -48,7 +47,7 @@ def test_fast_path_matches_generic_scan(reverse, unroll, inputs, units, batch):
             else:
                 z = x @ kernel + bias
             if fast:
-                (h, c), hs = fast_recurrence.lstm_sequence(
+                (h, c), hs = jax_lstm.lstm_sequence(
                     z,
                     h0,
                     c0,
@@ -83,101 +82,6 @@ def test_fast_path_matches_generic_scan(reverse, unroll, inputs, units, batch):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5)
 
 
-def test_recurrent_layer_uses_fast_path_with_same_outputs(monkeypatch):
-    from seq2seq.layers.recurrent import Recurrent
-
-    layer = Recurrent(6, return_sequences=True)
-    x = np.random.default_rng(1).normal(size=(2, 5, 3)).astype("float32")
-    fast_out, fast_states = layer(x)
-    monkeypatch.setattr(fast_recurrence, "ENABLED", False)
-    assert not fast_recurrence.available(layer.cell)
-    slow_out, slow_states = layer(x)
-    np.testing.assert_allclose(np.asarray(fast_out), np.asarray(slow_out), atol=1e-6)
-    np.testing.assert_allclose(np.asarray(fast_states[1]), np.asarray(slow_states[1]), atol=1e-6)
-
-
-@pytest.mark.parametrize("peek", [False, True])
-def test_linear_feedback_decoder_matches_the_step_loop(monkeypatch, peek):
-    """Seq2Seq's free-running decoder as one LSTM: same outputs and gradients."""
-    import jax
-
-    from seq2seq.models import Seq2Seq
-
-    model = Seq2Seq(
-        input_dim=3, input_length=4, hidden_dim=6, output_length=5, output_dim=4, peek=peek
-    )
-    x = np.random.default_rng(2).normal(size=(3, 4, 3)).astype("float32")
-    assert model.decoder._feedback_is_linear(5)
-    trainable = [v.value for v in model.trainable_variables]
-    fixed = [v.value for v in model.non_trainable_variables]
-
-    def loss(weights):
-        outputs, _ = model.stateless_call(weights, fixed, x)
-        return (outputs**2 * np.arange(1, 5, dtype="float32")).sum(), outputs
-
-    (fast_loss, fast_out), fast_grads = jax.value_and_grad(loss, has_aux=True)(trainable)
-    monkeypatch.setattr(fast_recurrence, "ENABLED", False)
-    assert not model.decoder._feedback_is_linear(5)
-    (slow_loss, slow_out), slow_grads = jax.value_and_grad(loss, has_aux=True)(trainable)
-    np.testing.assert_allclose(np.asarray(fast_out), np.asarray(slow_out), rtol=1e-5, atol=1e-6)
-    for variable, got, want in zip(model.trainable_variables, fast_grads, slow_grads):
-        np.testing.assert_allclose(
-            np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5, err_msg=variable.path
-        )
-
-
-@pytest.mark.parametrize("kind", ["attention", "attention_depth2", "feedback"])
-def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind):
-    """Teacher forcing with kernel gradients after the loop: same loss and gradients."""
-    import jax
-
-    from seq2seq.layers.decoder import Decoder
-    from seq2seq.models import AttentionSeq2Seq, Seq2Seq
-
-    rng = np.random.default_rng(3)
-    if kind == "feedback":
-        model = Seq2Seq(
-            input_dim=3,
-            input_length=4,
-            hidden_dim=6,
-            output_length=5,
-            output_dim=4,
-            teacher_force=True,
-        )
-        x = rng.normal(size=(3, 4, 3)).astype("float32")
-        y = rng.normal(size=(3, 5, 4)).astype("float32")
-    else:
-        model = AttentionSeq2Seq(
-            input_vocab_size=9,
-            output_vocab_size=7,
-            embedding_dim=5,
-            input_length=6,
-            hidden_dim=8,
-            output_length=5,
-            depth=2 if kind == "attention_depth2" else 1,
-            logits=True,
-        )
-        x = rng.integers(1, 9, size=(3, 6)).astype("int32")
-        x[1, 4:] = 0  # padding: the attention mask reaches the loop
-        y = rng.integers(1, 7, size=(3, 5)).astype("int32")
-    assert model.decoder._defers_kernels()
-    trainable = [v.value for v in model.trainable_variables]
-    fixed = [v.value for v in model.non_trainable_variables]
-
-    def loss(weights):
-        outputs, _ = model.stateless_call(weights, fixed, [x, y], training=True)
-        return (outputs**2).sum(), outputs
-
-    (got_loss, got_out), got_grads = jax.value_and_grad(loss, has_aux=True)(trainable)
-    monkeypatch.setattr(Decoder, "_defers_kernels", lambda self: False)
-    (want_loss, want_out), want_grads = jax.value_and_grad(loss, has_aux=True)(trainable)
-    np.testing.assert_allclose(np.asarray(got_out), np.asarray(want_out), rtol=1e-5, atol=1e-6)
-    for variable, got, want in zip(model.trainable_variables, got_grads, want_grads):
-        np.testing.assert_allclose(
-            np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5, err_msg=variable.path
-        )
-
-
 def test_kernel_gradient_sums_over_steps_with_and_without_a_distribution():
     """One device merges steps and batch into rows; under a `keras.distribution` the
     product contracts both axes in place (no reshape across the sharded batch axis).
@@ -188,10 +92,10 @@ def test_kernel_gradient_sums_over_steps_with_and_without_a_distribution():
     operands = rng.normal(size=(5, 3, 4)).astype("float32")
     d_outputs = rng.normal(size=(5, 3, 6)).astype("float32")
     expected = sum(operands[t].T @ d_outputs[t] for t in range(5))
-    plain = fast_recurrence.kernel_gradient(operands, d_outputs)
+    plain = jax_lstm.kernel_gradient(operands, d_outputs)
     distribution = keras.distribution.DataParallel(devices=jax.devices()[:1])
     with distribution.scope():
-        distributed = fast_recurrence.kernel_gradient(operands, d_outputs)
+        distributed = jax_lstm.kernel_gradient(operands, d_outputs)
     for got in (plain, distributed):
         assert got.shape == (4, 6)
         np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
@@ -213,9 +117,7 @@ def _lstm_loss_and_grads(reverse, length, mask=None, units=16):
     weights = jnp.asarray(rng.normal(size=(steps, batch, units)).astype("float32"))
 
     def loss(projected, h0, c0, kernel):
-        (h, c), hs = fast_recurrence.lstm_sequence(
-            projected, h0, c0, kernel, reverse, 1, length, mask
-        )
+        (h, c), hs = jax_lstm.lstm_sequence(projected, h0, c0, kernel, reverse, 1, length, mask)
         return jnp.sum(hs * weights) + jnp.sum(h * 0.3) + jnp.sum(c**2), hs
 
     function = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2, 3), has_aux=True))
@@ -257,7 +159,7 @@ def test_native_loops_agree_with_xla_loops(monkeypatch, reverse, length, masked,
     assert f"seq2seq_lstm_backward{suffix}" in hlo
 
     monkeypatch.setattr(native, "lstm_library", lambda: None)
-    monkeypatch.setattr(fast_recurrence, "_LSTM", None)  # rebuild: jit caches the trace
+    monkeypatch.setattr(jax_lstm, "_LSTM", None)  # rebuild: jit caches the trace
     xla_value, xla_hs, xla_grads, xla_hlo = _lstm_loss_and_grads(reverse, length, mask, units)
     assert "seq2seq_lstm" not in xla_hlo
     np.testing.assert_allclose(float(value), float(xla_value), rtol=1e-6)
@@ -272,5 +174,5 @@ def test_units_not_a_multiple_of_16_keep_xla_loops():
     import jax.numpy as jnp
 
     z, h0 = jnp.zeros((4, 3, 32)), jnp.zeros((3, 8))
-    lowered = jax.jit(fast_recurrence.lstm_sequence).lower(z, h0, h0, jnp.zeros((8, 32)))
+    lowered = jax.jit(jax_lstm.lstm_sequence).lower(z, h0, h0, jnp.zeros((8, 32)))
     assert "seq2seq_lstm" not in lowered.as_text()

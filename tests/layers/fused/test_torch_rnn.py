@@ -1,15 +1,17 @@
-"""The PyTorch fast path (`torch._VF.lstm`/`gru`) agrees with the `keras.ops` fallback."""
+"""The PyTorch fused recurrences (`fused.torch_rnn`: `torch._VF.lstm`/`gru`) agree with
+the `keras.ops` fallback."""
 
 import keras
 import numpy as np
 import pytest
 
-from seq2seq.layers import Recurrent, torch_recurrence
+from seq2seq.layers import Recurrent, fused
 from seq2seq.models import AttentionSeq2Seq, Seq2Seq
 
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "torch", reason="the fast path is PyTorch-only"
-)
+if keras.backend.backend() != "torch":
+    pytest.skip("the PyTorch fused recurrences are PyTorch-only", allow_module_level=True)
+
+from seq2seq.layers.fused import torch_rnn  # noqa: E402
 
 BATCH, TIME, FEATURES, UNITS = 4, 6, 3, 5
 # Right padding: a full row, two shorter ones, a single step.
@@ -18,16 +20,19 @@ LENGTHS = [6, 4, 2, 1]
 
 @pytest.fixture
 def fast_path_calls(monkeypatch):
-    """Counts the calls the fast path ran (did not decline)."""
+    """Counts the calls of `torch_rnn.lstm` and `gru` that ran (did not decline)."""
     calls = []
-    sequence = torch_recurrence.sequence
 
-    def counted(*args, **kwargs):
-        result = sequence(*args, **kwargs)
-        calls.append(1)
-        return result
+    def counted(function):
+        def wrapper(*args, **kwargs):
+            result = function(*args, **kwargs)
+            calls.append(1)
+            return result
 
-    monkeypatch.setattr(torch_recurrence, "sequence", counted)
+        return wrapper
+
+    for name in ("lstm", "gru"):
+        monkeypatch.setattr(torch_rnn, name, counted(getattr(torch_rnn, name)))
     return calls
 
 
@@ -35,7 +40,7 @@ def _run(layer, x, mask, initial_state, enabled, monkeypatch):
     """Outputs, final states and gradients (inputs, states, weights) of a fixed loss."""
     import torch
 
-    monkeypatch.setattr(torch_recurrence, "ENABLED", enabled)
+    monkeypatch.setattr(fused, "ENABLED", enabled)
     x = torch.tensor(x, requires_grad=True)
     states = [torch.tensor(s, requires_grad=True) for s in initial_state]
     outputs, final = layer(x, mask=mask, initial_state=states)
@@ -92,20 +97,23 @@ def test_declines_masks_it_cannot_pack(mask, reason):
     x = torch.zeros((2, 3, FEATURES))
     states = layer.get_initial_state(2)
     with pytest.raises(NotImplementedError):
-        torch_recurrence.sequence(layer.cell, x, states, torch.tensor(mask, dtype=torch.bool))
+        layer.run_fused(x, states, torch.tensor(mask, dtype=torch.bool))
 
 
-def test_declines_mixed_precision_and_unroll():
+def test_declines_mixed_precision_unroll_and_projected_inputs():
     import torch
 
     x = torch.zeros((2, 3, FEATURES))
-    for layer, unroll in [
-        (Recurrent(UNITS, dtype="mixed_bfloat16"), False),
-        (Recurrent(UNITS), True),
-    ]:
+    for layer in [Recurrent(UNITS, dtype="mixed_bfloat16"), Recurrent(UNITS, unroll=True)]:
         layer.build((None, 3, FEATURES))
         with pytest.raises(NotImplementedError):
-            torch_recurrence.sequence(layer.cell, x, layer.get_initial_state(2), unroll=unroll)
+            layer.run_fused(x, layer.get_initial_state(2))
+    layer = Recurrent(UNITS, cell="gru")
+    layer.build((None, 3, FEATURES))
+    projected = layer.cell.project(torch.zeros((3, 2, FEATURES)))
+    with pytest.raises(NotImplementedError):
+        layer.run_fused(projected, layer.get_initial_state(2), projected=True)
+    assert not fused.runs_projected("lstm", "float32")
 
 
 @pytest.mark.parametrize("cls", [AttentionSeq2Seq, Seq2Seq], ids=lambda cls: cls.__name__)
@@ -118,7 +126,7 @@ def test_model_trains_one_step_alike_on_both_paths(cls, cell, monkeypatch, fast_
     y = rng.integers(3, 12, (8, 6)).astype("int32")
 
     def train(enabled, weights=None):
-        monkeypatch.setattr(torch_recurrence, "ENABLED", enabled)
+        monkeypatch.setattr(fused, "ENABLED", enabled)
         keras.utils.set_random_seed(1)
         kwargs = {} if cls is Seq2Seq else {"bidirectional": True}
         model = cls(

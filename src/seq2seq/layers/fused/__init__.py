@@ -1,0 +1,170 @@
+"""Fused recurrences: a whole sequence in one backend function, or a decline.
+
+As Keras' `backend.lstm` and `backend.gru`: each function here runs the active
+backend's implementation, picked once at import, which raises `NotImplementedError`
+where it has none or where it does not apply (a dtype, a mask, `unroll`...). The caller
+then runs its generic `keras.ops` loop, which computes the same numbers. A cell names
+its recurrence (`LSTMCell.recurrence == "lstm"`) and gives its weights
+(`fused_weights`); layers call `run` with them and never look at the backend.
+
+The implementations, each a module that can be read on its own:
+
+- `jax_rnn` (JAX): LSTM over inputs already projected, through `jax_lstm`'s custom VJP
+  (native loops on the CPU); the teacher-forced decoder's loop with its kernels'
+  gradients after it (`scan_deferring_kernels`). No GRU.
+- `torch_rnn` (PyTorch): LSTM and GRU in `torch._VF.lstm` and `torch._VF.gru`, over
+  inputs not yet projected.
+- TensorFlow and NumPy: none, every call declines.
+
+Set `ENABLED = False` to decline everything: the tests compare both paths that way.
+"""
+
+import importlib
+
+import keras
+
+ENABLED = True
+
+_MODULES = {"jax": "jax_rnn", "torch": "torch_rnn"}
+_module = _MODULES.get(keras.backend.backend())
+_backend = importlib.import_module(f"{__name__}.{_module}") if _module else None
+
+
+def _implementation():
+    """The backend's module, or `NotImplementedError` where there is none (or all is off)."""
+    if not ENABLED or _backend is None:
+        raise NotImplementedError
+    return _backend
+
+
+def lstm(
+    inputs,
+    initial_state,
+    recurrent_kernel,
+    kernel=None,
+    bias=None,
+    mask=None,
+    go_backwards=False,
+    unroll=False,
+    length=None,
+):
+    """Runs an LSTM (`LSTMCell`'s maths) over a whole sequence in one fused call.
+
+    Args:
+        inputs: With `kernel`, the layer's `(batch, time, features)` inputs. Without,
+            the inputs already projected (`x @ kernel + bias`): time-major
+            `(time, batch, 4 * units)`, or `(batch, 4 * units)`, the input of each of
+            `length` steps.
+        initial_state: `[h, c]`, each `(batch, units)`.
+        recurrent_kernel: `(units, 4 * units)`, in the dtype the step multiplies in.
+        kernel: `(features, 4 * units)`, or None for projected inputs.
+        bias: `(4 * units,)`, or None for projected inputs.
+        mask: Optional boolean `(batch, time)`; False marks padding. A padded step keeps
+            the state and outputs zeros.
+        go_backwards: Process from the last step; outputs keep input order.
+        unroll: Unroll the loop.
+        length: Number of steps when `inputs` is one step's projected input.
+
+    Returns:
+        `(final_states, outputs)`: `[h, c]`, and `(batch, time, units)` outputs for
+        `inputs` not projected, time-major `(time, batch, units)` for projected ones.
+
+    Raises:
+        NotImplementedError: Where the backend has no fused LSTM for these arguments.
+    """
+    return _implementation().lstm(
+        inputs,
+        initial_state,
+        recurrent_kernel,
+        kernel=kernel,
+        bias=bias,
+        mask=mask,
+        go_backwards=go_backwards,
+        unroll=unroll,
+        length=length,
+    )
+
+
+def gru(
+    inputs,
+    initial_state,
+    recurrent_kernel,
+    recurrent_bias,
+    kernel=None,
+    bias=None,
+    mask=None,
+    go_backwards=False,
+    unroll=False,
+    length=None,
+):
+    """Runs a GRU (`GRUCell`'s maths, reset after the product) in one fused call.
+
+    Arguments and result as `lstm`'s, with `3 * units` gate columns, `initial_state`
+    `[h]` and the cell's `recurrent_bias` `(3 * units,)`.
+
+    Raises:
+        NotImplementedError: Where the backend has no fused GRU for these arguments.
+    """
+    return _implementation().gru(
+        inputs,
+        initial_state,
+        recurrent_kernel,
+        recurrent_bias,
+        kernel=kernel,
+        bias=bias,
+        mask=mask,
+        go_backwards=go_backwards,
+        unroll=unroll,
+        length=length,
+    )
+
+
+_RECURRENCES = {"lstm": lstm, "gru": gru}
+
+
+def run(recurrence, inputs, initial_state, **kwargs):
+    """Runs the fused recurrence a cell names (`cell.recurrence`), `lstm` or `gru`.
+
+    `kwargs` are that function's; a cell without a fused recurrence (None) declines.
+    """
+    if recurrence not in _RECURRENCES:
+        raise NotImplementedError
+    return _RECURRENCES[recurrence](inputs, initial_state, **kwargs)
+
+
+def runs_projected(recurrence, dtype) -> bool:
+    """Whether `recurrence` (`"lstm"`, `"gru"`) takes projected inputs of `dtype` here.
+
+    Known before any array exists, for a caller that must choose its algorithm before
+    it can make the call (`Decoder._linear_feedback` computes a first step ahead of the
+    loop); others just call and catch `NotImplementedError`.
+    """
+    return ENABLED and _backend is not None and _backend.runs_projected(recurrence, dtype)
+
+
+def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
+    """`lax.scan`-like loop whose kernels get their gradient after the loop.
+
+    For loops whose step adds `a_k @ kernels[k]` to the step's input `xs_t` (a gate
+    pre-activation: the teacher-forced decoder's recurrent and context kernels). The
+    cotangent of `xs_t` is then also that of every product, so each kernel's gradient
+    is `A_k^T @ d_xs` over all steps at once, instead of a small matrix multiply and an
+    accumulation inside every backward step. Everything else `body` uses (closed-over
+    weights, the attention memory) is differentiated as usual.
+
+    Args:
+        body: `body(kernels, carry, x_t) -> (carry, y_t, operands)`, with `operands[k]`
+            the left operand `a_k` of `kernels[k]` at this step.
+        init: Initial carry.
+        xs: `(time, batch, features)` inputs; `a_k @ kernels[k]` is added to `xs_t`.
+        kernels: Tuple of `(in_k, features)` matrices.
+        unroll: Scan unroll factor.
+
+    Returns:
+        `(final_carry, ys)` as `keras.ops.scan` returns them.
+
+    Raises:
+        NotImplementedError: Where the backend has no such loop (all but JAX; float32
+            kernels only).
+    """
+    return _implementation().scan_deferring_kernels(body, init, xs, kernels, unroll)

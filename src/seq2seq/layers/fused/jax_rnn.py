@@ -1,0 +1,86 @@
+"""The fused recurrences on the JAX backend (see `seq2seq.layers.fused`).
+
+`lstm` runs inputs already projected through `jax_lstm`'s custom VJP, whose kernel
+gradient is one matrix multiply after the loop; the layer projects every step in one
+matrix multiply before it, so inputs that are not projected are declined.
+`scan_deferring_kernels` gives the teacher-forced decoder's loop the same treatment.
+There is no fused GRU. Everything is float32: mixed precision keeps the generic loops.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from seq2seq.layers.fused.jax_lstm import kernel_gradient, lstm_sequence
+
+
+def runs_projected(recurrence, dtype) -> bool:
+    """Whether `lstm` or `gru` (`recurrence`) runs projected inputs of `dtype`."""
+    return recurrence == "lstm" and dtype == "float32"
+
+
+def lstm(
+    inputs,
+    initial_state,
+    recurrent_kernel,
+    kernel=None,
+    bias=None,
+    mask=None,
+    go_backwards=False,
+    unroll=False,
+    length=None,
+):
+    arrays = [inputs, *initial_state, recurrent_kernel]
+    if kernel is not None or not all(runs_projected("lstm", a.dtype) for a in arrays):
+        raise NotImplementedError
+    if mask is not None:
+        if length is not None:  # the masked loop takes one input per step
+            inputs = jnp.broadcast_to(inputs[None], (length, *inputs.shape))
+            length = None
+        mask = jnp.transpose(jnp.asarray(mask, inputs.dtype), (1, 0))[..., None]  # (time, batch, 1)
+    steps = length if length is not None else inputs.shape[0]
+    factor = (steps or 1) if unroll is True else 1
+    return lstm_sequence(
+        inputs, *initial_state, recurrent_kernel, go_backwards, factor, length, mask
+    )
+
+
+def gru(inputs, initial_state, recurrent_kernel, recurrent_bias, **kwargs):
+    raise NotImplementedError
+
+
+def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
+    if not all(kernel.dtype == jnp.float32 for kernel in kernels):
+        raise NotImplementedError
+
+    def run(init, xs, kernels):
+        def step(carry, x_t):
+            constant = tuple(jax.lax.stop_gradient(k) for k in kernels)
+            carry, y, operands = body(constant, carry, x_t)
+            return carry, (y, tuple(operands))
+
+        return jax.lax.scan(step, init, xs, unroll=unroll)
+
+    converted, consts = jax.closure_convert(run, init, xs, kernels)
+
+    def forward(init, xs, kernels, consts):
+        return jax.vjp(lambda i, x, c: converted(i, x, kernels, *c), init, xs, consts)
+
+    @jax.custom_vjp
+    def loop(init, xs, kernels, consts):
+        carry, (ys, _) = converted(init, xs, kernels, *consts)
+        return carry, ys
+
+    def loop_fwd(init, xs, kernels, consts):
+        (carry, (ys, operands)), pullback = forward(init, xs, kernels, consts)
+        return (carry, ys), (pullback, operands)
+
+    def loop_bwd(residuals, cotangents):
+        pullback, operands = residuals
+        d_carry, d_ys = cotangents
+        zeros = tuple(jnp.zeros_like(a) for a in operands)
+        d_init, d_xs, d_consts = pullback((d_carry, (d_ys, zeros)))
+        d_kernels = tuple(kernel_gradient(a, d_xs) for a in operands)
+        return d_init, d_xs, d_kernels, d_consts
+
+    loop.defvjp(loop_fwd, loop_bwd)
+    return loop(init, xs, tuple(kernels), consts)

@@ -1,0 +1,153 @@
+"""The fused recurrences on the PyTorch backend (see `seq2seq.layers.fused`).
+
+On the PyTorch backend a `keras.ops.scan` recurrence is a Python loop: one round of
+dispatch and autograd bookkeeping per step. `torch._VF.lstm` and `torch._VF.gru`, the
+functions behind `torch.nn.LSTM` and `torch.nn.GRU`, run the same recurrence in C++ (on
+the CPU, LSTM through oneDNN where PyTorch has it). `lstm` and `gru` map the cell's
+Keras weights to PyTorch's layout (LSTM gates i, f, c, o are PyTorch's i, f, g, o; GRU's
+z, r, n become r, z, n, and the cell's `recurrent_bias` is PyTorch's `b_hh`), and the
+gradients reach the Keras variables through PyTorch's autograd.
+
+They decline (`NotImplementedError`) inputs already projected (PyTorch's kernels
+project the inputs themselves), a device other than the CPU, a dtype other than
+float32 (mixed precision included), `unroll`, and a mask that is not right padding
+with at least one step per row. Right-padded rows run as a packed sequence, so padded
+steps keep the state and output zeros, as in `run_steps`; `go_backwards` runs each
+row's real steps from its last one. There is no deferred-kernel scan.
+"""
+
+import torch
+from torch.nn.utils import rnn
+
+
+def runs_projected(recurrence, dtype) -> bool:
+    """Whether `lstm` or `gru` (`recurrence`) runs projected inputs of `dtype`: never."""
+    return False
+
+
+def lstm(
+    inputs,
+    initial_state,
+    recurrent_kernel,
+    kernel=None,
+    bias=None,
+    mask=None,
+    go_backwards=False,
+    unroll=False,
+    length=None,
+):
+    weights = (kernel, recurrent_kernel, bias)
+    inputs, states, lengths = _accepted(inputs, initial_state, weights, mask, unroll, length)
+    weights = [kernel.T, recurrent_kernel.T, bias, torch.zeros_like(bias)]
+    hidden = tuple(s[None] for s in states)
+    return _sequence(torch._VF.lstm, inputs, hidden, weights, lengths, go_backwards)
+
+
+def gru(
+    inputs,
+    initial_state,
+    recurrent_kernel,
+    recurrent_bias,
+    kernel=None,
+    bias=None,
+    mask=None,
+    go_backwards=False,
+    unroll=False,
+    length=None,
+):
+    weights = (kernel, recurrent_kernel, bias, recurrent_bias)
+    inputs, states, lengths = _accepted(inputs, initial_state, weights, mask, unroll, length)
+
+    def reorder(w):  # Keras z, r, n -> PyTorch r, z, n, along the last axis
+        z, r, n = torch.chunk(w, 3, dim=-1)
+        return torch.cat([r, z, n], dim=-1)
+
+    weights = [
+        reorder(kernel).T,
+        reorder(recurrent_kernel).T,
+        reorder(bias),
+        reorder(recurrent_bias),
+    ]
+    return _sequence(torch._VF.gru, inputs, states[0][None], weights, lengths, go_backwards)
+
+
+def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
+    raise NotImplementedError
+
+
+def _accepted(inputs, initial_state, weights, mask, unroll, length):
+    """`(inputs, states, lengths)` as tensors, the rows' lengths None without padding.
+
+    Raises `NotImplementedError` where `lstm` and `gru` decline.
+    """
+    if weights[0] is None or length is not None or unroll:
+        raise NotImplementedError
+    inputs = torch.as_tensor(inputs)
+    states = [torch.as_tensor(s) for s in initial_state]
+    tensors = [inputs, *states, *(torch.as_tensor(w) for w in weights)]
+    if inputs.device.type != "cpu" or any(t.dtype != torch.float32 for t in tensors):
+        raise NotImplementedError
+    steps = inputs.shape[1]
+    if not steps:
+        raise NotImplementedError
+    lengths = None if mask is None else _lengths(mask, steps)
+    return inputs, states, lengths
+
+
+def _lengths(mask, steps):
+    """Row lengths (CPU int64) of a right-padding mask, or None for no padding at all.
+
+    Raises `NotImplementedError` when the mask is not right padding or a row is empty.
+    """
+    mask = torch.as_tensor(mask).to(torch.bool)
+    lengths = mask.sum(dim=1)
+    prefix = torch.arange(steps, device=mask.device)[None, :] < lengths[:, None]
+    if not bool(torch.equal(prefix, mask)) or bool((lengths == 0).any()):
+        raise NotImplementedError
+    lengths = lengths.cpu()
+    if bool((lengths == steps).all()):
+        return None
+    return lengths
+
+
+def _reversed_rows(x, lengths):
+    """Each row's first `lengths[b]` steps in reverse order, padding kept in place.
+
+    Its own inverse. `x` is `(batch, time, features)`.
+    """
+    steps = x.shape[1]
+    t = torch.arange(steps)[None, :]
+    lengths = lengths[:, None]
+    index = torch.where(t < lengths, lengths - 1 - t, t).to(x.device)  # (batch, time)
+    return torch.gather(x, 1, index[:, :, None].expand(-1, -1, x.shape[2]))
+
+
+def _sequence(run, inputs, hidden, weights, lengths, reverse):
+    """Runs `torch._VF.lstm` or `gru` (`run`) over batch-major `inputs`.
+
+    `hidden` is `(h, c)` (LSTM) or `h` (GRU), each `(1, batch, units)`. Returns
+    `(final_states, outputs)` with outputs `(batch, time, units)`, zeros at padded steps.
+    """
+    pair = isinstance(hidden, tuple)
+    options = (True, 1, 0.0, torch.is_grad_enabled(), False)  # bias, layers, dropout, train, bi
+    if lengths is None:
+        x = torch.flip(inputs, (1,)) if reverse else inputs
+        outputs, *final = run(x, hidden, weights, *options, True)  # batch_first
+        if reverse:
+            outputs = torch.flip(outputs, (1,))
+        return [s[0] for s in final], outputs
+
+    steps = inputs.shape[1]
+    x = _reversed_rows(inputs, lengths) if reverse else inputs
+    packed = rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    if pair:
+        hidden = tuple(h.index_select(1, packed.sorted_indices) for h in hidden)
+    else:
+        hidden = hidden.index_select(1, packed.sorted_indices)
+    data, *final = run(packed.data, packed.batch_sizes, hidden, weights, *options)
+    outputs, _ = rnn.pad_packed_sequence(
+        packed._replace(data=data), batch_first=True, total_length=steps
+    )
+    if reverse:
+        outputs = _reversed_rows(outputs, lengths)
+    return [s[0].index_select(0, packed.unsorted_indices) for s in final], outputs
