@@ -20,9 +20,13 @@ costs ``2*B*T*(D+H)*G*H`` (input and recurrent projections).
             + 2 x Dense(2H->H) [initial h, c; one for GRU]
             + To x ( Dense(H->H) [query] + Ti x Dense(H->1) [v] + Ti x 2H [context sum]
                      + cell(E+2H -> H) + Dense(3H->V) ).
+* attention_real: as attention with F for E and for V (the fed-back output), plus
+            Dense(2H->F) [start value]; nothing is embedded.
 
-MFU = (train FLOPs per step x steps / seconds) / peak, where the peak is the best float32
-2048x2048 matrix multiply rate (numpy and torch, all cores) measured in the same run.
+MFU = (train FLOPs per step x steps / seconds) / peak, where the peak is the best
+2048x2048 matrix multiply rate measured in the same run in the row's precision: float32
+(numpy and torch, all cores) for float32 rows, bfloat16 (torch, all cores) for
+mixed_bfloat16 rows (``benchmarks/machine.py``).
 """
 
 from __future__ import annotations
@@ -50,8 +54,11 @@ EMBEDDING = 64
 GEN_SEQUENCES = 1024
 BEAM_WIDTH = 5
 
-MODELS = ("simple", "seq2seq", "attention")
+MODELS = ("simple", "seq2seq", "attention", "attention_real")
+TOKEN_MODELS = ("attention",)
 BACKENDS = ("jax", "tensorflow", "torch")
+CELLS = ("lstm", "gru")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 # --------------------------------------------------------------------------- FLOPs
@@ -94,17 +101,19 @@ def forward_flops(
             + rnn_flops(b, to, features, h, cell)
             + to * _mm(b, h, features)
         )
-    if model == "attention":
+    if model in ("attention", "attention_real"):
+        real = model == "attention_real"
+        feed, out = (features, features) if real else (embedding, vocab)
         n_init = 2 if cell == "lstm" else 1
-        encoder = 2 * rnn_flops(b, ti, embedding, h, cell)
+        encoder = 2 * rnn_flops(b, ti, feed, h, cell)
         keys = ti * _mm(b, 2 * h, h)
-        init = n_init * _mm(b, 2 * h, h)
+        init = n_init * _mm(b, 2 * h, h) + (_mm(b, 2 * h, features) if real else 0)
         per_step = (
             _mm(b, h, h)
             + ti * _mm(b, h, 1)
             + _mm(b, ti, 2 * h)
-            + rnn_flops(b, 1, embedding + 2 * h, h, cell)
-            + _mm(b, 3 * h, vocab)
+            + rnn_flops(b, 1, feed + 2 * h, h, cell)
+            + _mm(b, 3 * h, out)
         )
         return encoder + keys + init + to * per_step
     raise ValueError(f"unknown model {model!r}")
@@ -132,41 +141,6 @@ def default_steps(
     f = train_flops(model, hidden, length_in=length, length_out=length)
     n = int(round(target_s * assumed_gflops * 1e9 / f))
     return max(lo, min(hi, n))
-
-
-# --------------------------------------------------------------------------- matmul peak
-
-
-def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> dict:
-    """Best float32 ``n x n`` matmul rate of numpy and torch (all cores), in GFLOP/s."""
-    import numpy as np
-
-    flops = 2.0 * n**3
-    out = {}
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    a @ b
-    best = min(_timeit(lambda: a @ b) for _ in range(repeats))
-    out["numpy"] = flops / best / 1e9
-    try:
-        import torch
-
-        torch.set_num_threads(os.cpu_count() or 1)
-        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-        ta @ tb
-        best = min(_timeit(lambda: ta @ tb) for _ in range(repeats))
-        out["torch"] = flops / best / 1e9
-    except ImportError:  # pragma: no cover
-        pass
-    out["peak"] = max(out.values())
-    return out
-
-
-def _timeit(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 # --------------------------------------------------------------------------- memory
@@ -378,7 +352,7 @@ def synthetic_data(model: str, n: int, length: int, seed: int = 0):
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    if model == "attention":
+    if model in TOKEN_MODELS:
         x = rng.integers(3, VOCAB, size=(n, length), dtype=np.int32)
         y = rng.integers(3, VOCAB, size=(n, length), dtype=np.int32)
         return [x, y], y

@@ -44,9 +44,12 @@ def time_training(
     batch: int = BATCH,
     length: int = LENGTH,
     cell: str = "lstm",
+    precision: str = "float32",
 ) -> dict:
     if model != "simple":
         raise ValueError("the seed's hand-built Keras model exists only for 'simple'")
+    if precision != "float32":
+        raise ValueError("the seed's Keras model is measured in float32 only")
     import keras
 
     keras.utils.set_random_seed(0)

@@ -6,6 +6,11 @@
 * attention: ``AttentionSeq2Seq(input_vocab_size=40, output_vocab_size=40, embedding_dim=64,
              input_length=T, hidden_dim=H, output_length=T)``, ``compile(optimizer="adam")``
              with the model's default loss, ``fit([x, y], y)`` on token ids (teacher forcing).
+* attention_real: ``AttentionSeq2Seq(input_dim=32, ..., output_dim=32, teacher_force=False)``
+             (bidirectional concat encoder, tanh bridge, output layer reading ``[h; context]``,
+             free-running feedback of real values), MSE, ``fit(x, y)``.
+* every model takes ``cell="lstm"|"gru"`` and ``dtype="float32"|"mixed_bfloat16"`` (Keras'
+  dtype policy: bfloat16 products, float32 weights, states and loss).
 * generation: ``model.generate(x, strategy="greedy"|"beam", beam_width=5, max_length=T,
              batch_size=1024)``, the batch of the PyTorch reference.
 * ``BENCH_DATA_PARALLEL=1`` (set by the harness for ``library_dp``): the model is built and
@@ -31,6 +36,7 @@ from benchmarks.common import (
     GEN_SEQUENCES,
     LENGTH,
     REPO_ROOT,
+    TOKEN_MODELS,
     VOCAB,
     keras_fit_timing,
     keras_param_counts,
@@ -58,32 +64,43 @@ def _models():
     return models
 
 
-def build(model: str, hidden: int, length: int = LENGTH):
+CLASSES = {
+    "simple": "SimpleSeq2Seq",
+    "seq2seq": "Seq2Seq",
+    "attention": "AttentionSeq2Seq",
+    "attention_real": "AttentionSeq2Seq",
+}
+
+
+def build(
+    model: str,
+    hidden: int,
+    length: int = LENGTH,
+    cell: str = "lstm",
+    precision: str = "float32",
+):
     """Build and compile the library's model; raises :class:`LibraryUnavailable`."""
     models = _models()
-    names = {"simple": "SimpleSeq2Seq", "seq2seq": "Seq2Seq", "attention": "AttentionSeq2Seq"}
-    cls = getattr(models, names[model], None)
+    cls = getattr(models, CLASSES[model], None)
     if cls is None:
-        raise LibraryUnavailable(f"seq2seq.models has no {names[model]}")
-    if model == "attention":
+        raise LibraryUnavailable(f"seq2seq.models has no {CLASSES[model]}")
+    common = {
+        "input_length": length,
+        "hidden_dim": hidden,
+        "output_length": length,
+        "cell": cell,
+        "dtype": precision,
+    }
+    if model in TOKEN_MODELS:
         net = cls(
-            input_vocab_size=VOCAB,
-            output_vocab_size=VOCAB,
-            embedding_dim=EMBEDDING,
-            input_length=length,
-            hidden_dim=hidden,
-            output_length=length,
+            input_vocab_size=VOCAB, output_vocab_size=VOCAB, embedding_dim=EMBEDDING, **common
         )
         net.compile(optimizer="adam")
-    else:
-        net = cls(
-            input_dim=FEATURES,
-            input_length=length,
-            hidden_dim=hidden,
-            output_length=length,
-            output_dim=FEATURES,
-        )
-        net.compile(optimizer="adam", loss="mse")
+        return net
+    if model == "attention_real":
+        common["teacher_force"] = False
+    net = cls(input_dim=FEATURES, output_dim=FEATURES, **common)
+    net.compile(optimizer="adam", loss="mse")
     return net
 
 
@@ -95,9 +112,8 @@ def time_training(
     batch: int = BATCH,
     length: int = LENGTH,
     cell: str = "lstm",
+    precision: str = "float32",
 ) -> dict:
-    if cell != "lstm":
-        raise LibraryUnavailable("the adapter builds LSTM models only")
     import keras
 
     keras.utils.set_random_seed(0)
@@ -105,11 +121,12 @@ def time_training(
         if keras.backend.backend() != "jax":
             raise LibraryUnavailable("data parallelism on keras.distribution needs JAX")
         keras.distribution.set_distribution(keras.distribution.DataParallel())
-    net = build(model, hidden, length)
+    net = build(model, hidden, length, cell, precision)
     inputs, targets = synthetic_data(model, (warmup + steps) * batch, length)
     out = keras_fit_timing(net, inputs, targets, steps, warmup, batch)
     out.update(keras_param_counts(net))
     out["backend"] = keras.backend.backend()
+    out["dtype_policy"] = net.dtype_policy.name
     if keras.distribution.distribution() is not None:
         out["data_parallel_devices"] = len(keras.distribution.list_devices())
     return out
@@ -124,12 +141,13 @@ def time_generation(
     batch: int = GEN_SEQUENCES,
     repeats: int = 1,
     cell: str = "lstm",
+    precision: str = "float32",
 ) -> dict:
     """Times ``model.generate`` on ``n`` token sequences (untrained weights, one warm-up)."""
     import keras
 
     keras.utils.set_random_seed(0)
-    net = build("attention", hidden, length)
+    net = build("attention", hidden, length, cell, precision)
     rng = np.random.default_rng(123)
     x = rng.integers(3, VOCAB, size=(n, length), dtype=np.int32)
     if not hasattr(net, "generate"):
@@ -153,5 +171,6 @@ def time_generation(
         "elapsed_all_s": times,
         **keras_param_counts(net),
         "backend": keras.backend.backend(),
+        "dtype_policy": net.dtype_policy.name,
         "output_shape": list(out.shape),
     }

@@ -1,24 +1,31 @@
 """Run the seq2seq throughput benchmarks and print Markdown tables.
 
-    python -m benchmarks.run                      # training table, ~15 min
-    python -m benchmarks.run --quick              # hidden 64, one repeat, ~3 min
+    python -m benchmarks.run --quick              # hidden 64, LSTM, both precisions, ~5 min
+    python -m benchmarks.run --plan               # the full run's jobs and estimated time
+    python -m benchmarks.run                      # every model, H 64/256/512, LSTM and GRU,
+                                                  # float32 and mixed_bfloat16 (hours)
+    python -m benchmarks.run --cells lstm --precisions float32 --hidden 64,256
     python -m benchmarks.run --generation         # + greedy / beam-5 generation
     python -m benchmarks.run --scaling            # + lengths 20..200 x hidden 64..512
-    python -m benchmarks.run --models simple --hidden 256 --repeats 5
 
 Every measurement runs in its own subprocess (``benchmarks.run_one``), so peak memory
 (``ru_maxrss``) and the Keras backend are isolated.  Implementations:
 
-* ``torch``: native PyTorch (``benchmarks/torch_reference.py``), all cores;
-* ``keras_seed[B]``: the seed's hand-built Keras Sequential model (simple only) on backend B;
-* ``library[B]``: ``seq2seq.models`` on backend B (``benchmarks/library_impl.py``);
+* ``torch``: native PyTorch (``benchmarks/torch_reference.py``), all cores; in
+  ``mixed_bfloat16`` rows forward and loss run under ``torch.autocast`` bfloat16;
+* ``torch_heap``: the same with the library's glibc heap settings;
+* ``keras_seed[B]``: the seed's hand-built Keras Sequential model (simple only, float32) on
+  backend B;
+* ``library[B]``: ``seq2seq.models`` on backend B (``benchmarks/library_impl.py``), in
+  ``mixed_bfloat16`` rows built with ``dtype="mixed_bfloat16"``;
 * ``library_dp[jax]``: the same on JAX under ``keras.distribution.DataParallel`` over one
   JAX CPU device per core (training only).
 
 Measurements are repeated and interleaved (every configuration once per repeat, order
 reshuffled each repeat); tables show medians, min-max, and the ratio of medians to
-PyTorch from the same run.  MFU is measured against a float32 matmul peak taken in the
-same run (see ``benchmarks/common.py`` for the FLOP formula).
+PyTorch in the same precision from the same run, and for mixed_bfloat16 the ratio to the
+same implementation in float32.  MFU is measured against the matmul peak of the row's
+precision taken in the same run (see ``benchmarks/common.py`` for the FLOP formula).
 """
 
 from __future__ import annotations
@@ -28,7 +35,6 @@ import datetime as dt
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -37,19 +43,25 @@ from pathlib import Path
 from benchmarks.common import (
     BACKENDS,
     BEAM_WIDTH,
+    CELLS,
     GEN_SEQUENCES,
     LENGTH,
     MODELS,
+    PRECISIONS,
     REPO_ROOT,
     cpu_busy_fraction,
     default_steps,
     interleaved,
     load_average,
-    matmul_peak_gflops,
     run_subprocess,
-    summarize,
+    train_flops,
     wait_until_idle,
 )
+from benchmarks.machine import cpu_report, describe_cpu, load_allocator, matmul_peaks
+from benchmarks.report import markdown, parse_label
+
+FULL_IMPLS = ["torch", "torch_heap", "keras_seed", "library", "library_dp"]
+QUICK_IMPLS = ["torch", "keras_seed", "library"]
 
 
 def _csv(kind):
@@ -59,6 +71,12 @@ def _csv(kind):
     return parse
 
 
+def _check(p, name, values, allowed):
+    for v in values:
+        if v not in allowed:
+            p.error(f"unknown {name} {v!r}; choose from {','.join(allowed)}")
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.run",
@@ -66,26 +84,50 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--quick", action="store_true", help="hidden 64 only, one repeat, shorter timed windows"
+        "--quick",
+        action="store_true",
+        help="hidden 64, LSTM, implementations torch,keras_seed,library, one repeat, "
+        "shorter timed windows",
+    )
+    p.add_argument("--plan", action="store_true", help="print the jobs and an estimate, run none")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=None,
+        metavar="RESULT_JSON",
+        help="make one report from the --out files of runs made in parts, run nothing",
     )
     p.add_argument("--models", type=_csv(str), default=list(MODELS))
-    p.add_argument("--hidden", type=_csv(int), default=None, help="default 64,256 (quick: 64)")
+    p.add_argument("--hidden", type=_csv(int), default=None, help="default 64,256,512 (quick: 64)")
+    p.add_argument(
+        "--cells",
+        "--cell",
+        dest="cells",
+        type=_csv(str),
+        default=None,
+        help="lstm, gru or both: lstm,gru (default both; quick: lstm)",
+    )
+    p.add_argument(
+        "--precisions",
+        "--precision",
+        dest="precisions",
+        type=_csv(str),
+        default=list(PRECISIONS),
+        help="float32, mixed_bfloat16 or both (default both); mixed_bfloat16 rows compare "
+        "the library's Keras dtype policy with PyTorch under torch.autocast bfloat16",
+    )
     p.add_argument("--repeats", type=int, default=None, help="default 3 (quick: 1)")
     p.add_argument(
         "--impls",
         type=_csv(str),
-        default=["torch", "torch_heap", "keras_seed", "library", "library_dp"],
+        default=None,
         help="torch, torch_heap (native PyTorch with the library's glibc heap settings), "
-        "keras_seed, library, library_dp (JAX only: keras.distribution.DataParallel over one "
-        "CPU device per core)",
+        "keras_seed (float32 only), library, library_dp (JAX only: "
+        "keras.distribution.DataParallel over one CPU device per core); default all "
+        "(quick: torch,keras_seed,library)",
     )
     p.add_argument("--backends", type=_csv(str), default=list(BACKENDS))
-    p.add_argument(
-        "--cell",
-        choices=("lstm", "gru"),
-        default="lstm",
-        help="encoder/decoder cell (gru: torch and keras_seed only)",
-    )
     p.add_argument(
         "--torch-threads",
         type=int,
@@ -104,7 +146,7 @@ def parse_args(argv=None):
         "--steps",
         type=int,
         default=None,
-        help="timed steps (default: ~--target-s seconds at 60 GFLOP/s, 5..60)",
+        help="timed steps (default: ~--target-s seconds at 60 GFLOP/s, 5..--max-steps)",
     )
     p.add_argument("--target-s", type=float, default=None, help="default 2.5 (quick: 1.0)")
     p.add_argument("--max-steps", type=int, default=None, help="default 400 (quick: 30)")
@@ -117,8 +159,12 @@ def parse_args(argv=None):
     )
     p.add_argument("--gen-hidden", type=int, default=None, help="default 256 (quick: 64)")
     p.add_argument("--gen-repeats", type=int, default=None, help="default 3 (quick: 1)")
+    p.add_argument("--gen-cells", type=_csv(str), default=["lstm"], help="default lstm")
+    p.add_argument("--gen-precisions", type=_csv(str), default=None, help="default: --precisions")
     p.add_argument(
-        "--scaling", action="store_true", help="throughput over sequence lengths and hidden sizes"
+        "--scaling",
+        action="store_true",
+        help="throughput over sequence lengths and hidden sizes (LSTM, float32)",
     )
     p.add_argument("--scaling-models", type=_csv(str), default=["simple"])
     p.add_argument(
@@ -137,7 +183,10 @@ def parse_args(argv=None):
     p.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "latest.json")
     args = p.parse_args(argv)
     q = args.quick
-    args.hidden = args.hidden or ([64] if q else [64, 256])
+    args.hidden = args.hidden or ([64] if q else [64, 256, 512])
+    args.cells = args.cells or (["lstm"] if q else list(CELLS))
+    args.impls = args.impls or (QUICK_IMPLS if q else FULL_IMPLS)
+    args.gen_precisions = args.gen_precisions or args.precisions
     args.repeats = args.repeats or (1 if q else 3)
     args.target_s = args.target_s or (1.0 if q else 2.5)
     args.max_steps = args.max_steps or (30 if q else 400)
@@ -145,9 +194,11 @@ def parse_args(argv=None):
     args.gen_repeats = args.gen_repeats or (1 if q else 3)
     args.scaling_lengths = args.scaling_lengths or ([20, 100] if q else [20, 50, 100, 200])
     args.scaling_hidden = args.scaling_hidden or ([64, 256] if q else [64, 256, 512])
-    for m in args.models + args.scaling_models:
-        if m not in MODELS:
-            p.error(f"unknown model {m!r}; choose from {','.join(MODELS)}")
+    _check(p, "model", args.models + args.scaling_models, MODELS)
+    _check(p, "cell", args.cells + args.gen_cells, CELLS)
+    _check(p, "precision", args.precisions + args.gen_precisions, PRECISIONS)
+    _check(p, "backend", args.backends, BACKENDS)
+    _check(p, "implementation", args.impls, FULL_IMPLS)
     return args
 
 
@@ -155,18 +206,8 @@ def parse_args(argv=None):
 
 
 def heap_env() -> dict:
-    """glibc settings equal to the library's own (`seq2seq.allocator`), for native PyTorch.
-
-    The module is loaded on its own: importing the package would pick a Keras backend
-    and tune this process's heap.
-    """
-    import importlib.util
-
-    path = REPO_ROOT / "src" / "seq2seq" / "allocator.py"
-    spec = importlib.util.spec_from_file_location("seq2seq_allocator", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.glibc_environment()
+    """glibc settings equal to the library's own (`seq2seq.allocator`), for native PyTorch."""
+    return load_allocator().glibc_environment()
 
 
 def data_parallel_env() -> dict:
@@ -199,31 +240,44 @@ def _label(impl: str, backend: str | None) -> str:
     return impl if backend is None else f"{impl}[{backend}]"
 
 
-def _impl_variants(impls, backends, model):
+def _impl_variants(impls, backends, model, precision="float32"):
     for impl in impls:
         if impl in ("torch", "torch_heap"):
             yield impl, None
         elif impl == "keras_seed":
-            if model == "simple":
+            if model == "simple" and precision == "float32":
                 for b in backends:
                     yield impl, b
         elif impl == "library":
             for b in backends:
                 yield impl, b
         elif impl == "library_dp":
-            yield impl, "jax"
+            if "jax" in backends:
+                yield impl, "jax"
         else:
             raise SystemExit(f"unknown impl {impl!r}")
 
 
-def _parse_label(label: str):
-    if "[" in label:
-        impl, backend = label[:-1].split("[")
-        return impl, backend
-    return label, None
+def _job(section, group, impl, backend, argv, **fields):
+    run_impl, env = _launch(impl)
+    return {
+        "section": section,
+        "group": group,
+        "label": _label(impl, backend),
+        "impl": impl,
+        "backend": backend,
+        "argv": ["--impl", run_impl, *argv],
+        "env": env,
+        **fields,
+    }
 
 
-def train_jobs(args, models, hiddens, lengths, variants=None, section="train"):
+def train_jobs(args, models, hiddens, lengths, cells, precisions, variants=None, section="train"):
+    """One job per model, length, hidden size, cell, precision and implementation.
+
+    A group (the jobs run close together in time) holds one model, size and cell in both
+    precisions, so that a bfloat16 row and its float32 row are measured side by side.
+    """
     jobs = []
     for model in models:
         for length in lengths:
@@ -231,45 +285,35 @@ def train_jobs(args, models, hiddens, lengths, variants=None, section="train"):
                 steps = args.steps or default_steps(
                     model, hidden, length, args.target_s, hi=args.max_steps
                 )
-                vs = (
-                    variants
-                    if variants is not None
-                    else list(_impl_variants(args.impls, args.backends, model))
-                )
-                for impl, backend in vs:
-                    if impl == "keras_seed" and model != "simple":
-                        continue
-                    run_impl, env = _launch(impl)
-                    argv = [
-                        "--impl",
-                        run_impl,
-                        "--model",
-                        model,
-                        "--hidden",
-                        str(hidden),
-                        "--length",
-                        str(length),
-                        "--steps",
-                        str(steps),
-                        "--warmup",
-                        str(args.warmup),
-                        "--cell",
-                        args.cell,
-                    ]
-                    jobs.append(
-                        {
-                            "section": section,
-                            "group": (model, hidden, length),
-                            "label": _label(impl, backend),
-                            "impl": impl,
-                            "backend": backend,
-                            "model": model,
-                            "hidden": hidden,
-                            "length": length,
-                            "argv": argv,
-                            "env": env,
-                        }
-                    )
+                for cell in cells:
+                    for precision in precisions:
+                        vs = (
+                            variants
+                            if variants is not None
+                            else list(_impl_variants(args.impls, args.backends, model, precision))
+                        )
+                        for impl, backend in vs:
+                            if impl == "keras_seed" and model != "simple":
+                                continue
+                            argv = ["--model", model, "--hidden", str(hidden)]
+                            argv += ["--length", str(length), "--steps", str(steps)]
+                            argv += ["--warmup", str(args.warmup), "--cell", cell]
+                            argv += ["--precision", precision]
+                            jobs.append(
+                                _job(
+                                    section,
+                                    (model, hidden, length, cell),
+                                    impl,
+                                    backend,
+                                    argv,
+                                    model=model,
+                                    hidden=hidden,
+                                    length=length,
+                                    cell=cell,
+                                    precision=precision,
+                                    steps=steps,
+                                )
+                            )
     return jobs
 
 
@@ -278,44 +322,72 @@ def generation_jobs(args):
     variants = [("torch", None)]
     variants += [("torch_heap", None)] if "torch_heap" in args.impls else []
     variants += [("library", b) for b in args.backends if "library" in args.impls]
-    for strategy in ("greedy", "beam"):
-        for impl, backend in variants:
-            run_impl, env = _launch(impl)
-            argv = [
-                "--impl",
-                run_impl,
-                "--task",
-                "generate",
-                "--strategy",
-                strategy,
-                "--hidden",
-                str(args.gen_hidden),
-                "--length",
-                str(LENGTH),
-                "--sequences",
-                str(GEN_SEQUENCES),
-                "--beam-width",
-                str(BEAM_WIDTH),
-                "--gen-repeats",
-                str(args.gen_repeats),
-                "--cell",
-                args.cell,
-            ]
-            jobs.append(
-                {
-                    "section": "generation",
-                    "group": (strategy,),
-                    "label": _label(impl, backend),
-                    "impl": impl,
-                    "backend": backend,
-                    "model": "attention",
-                    "hidden": args.gen_hidden,
-                    "strategy": strategy,
-                    "argv": argv,
-                    "env": env,
-                }
-            )
+    for cell in args.gen_cells:
+        for precision in args.gen_precisions:
+            for strategy in ("greedy", "beam"):
+                for impl, backend in variants:
+                    argv = ["--task", "generate", "--strategy", strategy]
+                    argv += ["--hidden", str(args.gen_hidden), "--length", str(LENGTH)]
+                    argv += ["--sequences", str(GEN_SEQUENCES), "--beam-width", str(BEAM_WIDTH)]
+                    argv += ["--gen-repeats", str(args.gen_repeats), "--cell", cell]
+                    argv += ["--precision", precision]
+                    jobs.append(
+                        _job(
+                            "generation",
+                            (strategy, cell),
+                            impl,
+                            backend,
+                            argv,
+                            model="attention",
+                            hidden=args.gen_hidden,
+                            strategy=strategy,
+                            cell=cell,
+                            precision=precision,
+                        )
+                    )
     return jobs
+
+
+# Median wall time of one job (seconds, process start to exit) in the committed run of
+# docs/benchmarks.md (2 cores, hidden 64 and 256, timed windows of about 2.5 s, generation
+# best of 3 calls); the estimate of --plan. Unmeasured precisions take the float32 figure.
+_TRAIN_S = {"torch": 5.5, "torch_heap": 5.5, "keras_seed": 11.5, "library_dp": 11.0}
+_TRAIN_S.update({"library[jax]": 11.0, "library[tensorflow]": 13.5, "library[torch]": 13.5})
+_GEN_S = {"torch": (5.5, 17.0), "torch_heap": (5.5, 15.0), "library[jax]": (9.5, 15.5)}
+_GEN_S.update({"library[tensorflow]": (8.5, 14.0), "library[torch]": (12.5, 30.5)})
+
+
+def estimate_seconds(job, args) -> float:
+    """Expected wall time of one job (see `_TRAIN_S`)."""
+    if job["section"] == "generation":
+        greedy, beam = _GEN_S.get(job["label"], _GEN_S["library[jax]"])
+        return greedy if job["strategy"] == "greedy" else beam
+    base = _TRAIN_S.get(job["label"], _TRAIN_S.get(job["impl"], 11.0))
+    # The measured window replaced by this job's warm-up and timed steps at 60 GFLOP/s.
+    flops = train_flops(job["model"], job["hidden"], length_in=job["length"], cell=job["cell"])
+    return base - 2.5 + max(args.target_s, (job["steps"] + args.warmup) * flops / 60e9)
+
+
+def plan_lines(sections, args) -> list[str]:
+    """Job counts and the estimated duration of every section."""
+    lines, total = [], 0.0
+    for name, jobs, repeats in sections:
+        seconds = repeats * sum(estimate_seconds(job, args) for job in jobs)
+        total += seconds
+        kinds = {}
+        for job in jobs:
+            key = (job.get("cell"), job.get("precision"))
+            kinds[key] = kinds.get(key, 0) + 1
+        detail = ", ".join(f"{c} {p}: {n}" for (c, p), n in sorted(kinds.items()))
+        lines.append(
+            f"{name}: {len(jobs)} jobs x {repeats} repeat(s) ({detail}), "
+            f"about {seconds / 60:.0f} min"
+        )
+    lines.append(
+        f"total: about {total / 60:.0f} min on the 2-core machine of docs/benchmarks.md "
+        "(per-job times of its float32 run; bfloat16 rows assumed as long)"
+    )
+    return lines
 
 
 def run_jobs(jobs, repeats, timeout, log, seed=0, torch_threads=None, wait_idle=0.0):
@@ -337,12 +409,12 @@ def run_jobs(jobs, repeats, timeout, log, seed=0, torch_threads=None, wait_idle=
         rec["busy_before"] = busy
         rec["load_before"] = load
         rec["load_after"] = load_average()
-        rec.update({k: job[k] for k in ("section", "label", "impl", "model", "hidden")})
+        keys = ("section", "label", "impl", "model", "hidden", "cell", "precision")
+        rec.update({k: job[k] for k in keys})
         rec["backend"] = job["backend"] or "native"
-        if "length" in job:
-            rec["length"] = job["length"]
-        if "strategy" in job:
-            rec["strategy"] = job["strategy"]
+        for key in ("length", "strategy"):
+            if key in job:
+                rec[key] = job[key]
         rec["repeat"] = r
         records.append(rec)
         elapsed = time.perf_counter() - t_start
@@ -356,222 +428,10 @@ def run_jobs(jobs, repeats, timeout, log, seed=0, torch_threads=None, wait_idle=
         extra += f" {job['strategy']}" if "strategy" in job else ""
         log(
             f"[{job['section']} {i}/{total} rep {r + 1}] {job['label']} {job['model']} "
-            f"H={job['hidden']}{extra}: {what}  ({rec['wall_s']:.1f}s, eta {eta / 60:.1f} min)"
+            f"H={job['hidden']}{extra} {job['cell']} {job['precision']}: {what}  "
+            f"({rec['wall_s']:.1f}s, eta {eta / 60:.1f} min)"
         )
     return records
-
-
-# --------------------------------------------------------------------------- summaries
-
-
-def summarize_rows(records, keys, rate_key, peak_gflops):
-    rows = {}
-    for rec in records:
-        key = tuple(rec.get(k) for k in keys)
-        rows.setdefault(key, []).append(rec)
-    out = []
-    for key, recs in rows.items():
-        ok = [r for r in recs if r.get("ok")]
-        row = dict(zip(keys, key, strict=True))
-        row["rate"] = summarize([r[rate_key] for r in ok])
-        row["peak_rss_mb"] = summarize([r["peak_rss_mb"] for r in ok])
-        row["params"] = ok[0].get("params") if ok else None
-        row["errors"] = sorted({r.get("error", "") for r in recs if not r.get("ok")})
-        if ok and "achieved_gflops" in ok[0]:
-            g = summarize([r["achieved_gflops"] for r in ok])["median"]
-            row["achieved_gflops"] = g
-            row["mfu"] = g / peak_gflops if peak_gflops else None
-        if ok and "elapsed_s" in ok[0] and rate_key == "sequences_per_s":
-            row["seconds"] = summarize([r["elapsed_s"] for r in ok])
-        out.append(row)
-    # ratio of medians to native PyTorch in the same configuration
-    group_keys = [k for k in keys if k != "label"]
-    ref = {
-        tuple(r[k] for k in group_keys): r["rate"]["median"] for r in out if r["label"] == "torch"
-    }
-    # paired: median over repeats of (impl / torch) within the same repeat
-    torch_by_rep = {
-        (tuple(rec.get(k) for k in group_keys), rec["repeat"]): rec[rate_key]
-        for rec in records
-        if rec.get("label") == "torch" and rec.get("ok")
-    }
-    ref_heap = {
-        tuple(r[k] for k in group_keys): r["rate"]["median"]
-        for r in out
-        if r["label"] == "torch_heap"
-    }
-    for r in out:
-        gk = tuple(r[k] for k in group_keys)
-        base = ref.get(gk)
-        med = r["rate"]["median"]
-        r["ratio_to_torch"] = med / base if (base and med) else None
-        heap_base = ref_heap.get(gk)
-        r["ratio_to_torch_heap"] = med / heap_base if (heap_base and med) else None
-        pairs = [
-            rec[rate_key] / torch_by_rep[(gk, rec["repeat"])]
-            for rec in records
-            if rec.get("ok")
-            and rec.get("label") == r["label"]
-            and tuple(rec.get(k) for k in group_keys) == gk
-            and (gk, rec["repeat"]) in torch_by_rep
-        ]
-        r["paired_ratio_to_torch"] = summarize(pairs)
-    return out
-
-
-def _fmt_rate(x):
-    if x is None:
-        return "n/a"
-    return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
-
-
-def _rate_cells(row):
-    s = row["rate"]
-    if not s["n"]:
-        err = row["errors"][0] if row["errors"] else "no result"
-        return ["n/a", f"n/a ({_short(err)})"]
-    spread = "–" if s["n"] == 1 else f"{_fmt_rate(s['min'])}–{_fmt_rate(s['max'])}"
-    return [_fmt_rate(s["median"]), spread]
-
-
-def _short(err: str, n: int = 70) -> str:
-    err = err.replace("|", "/").replace("\n", " ")
-    return err if len(err) <= n else err[: n - 1] + "…"
-
-
-def _ratio(r, key="ratio_to_torch"):
-    return "n/a" if r.get(key) is None else f"{r[key]:.2f}×"
-
-
-def _mb(r):
-    m = r["peak_rss_mb"]["median"]
-    return "n/a" if m is None else f"{m:,.0f}"
-
-
-def _mfu(r):
-    m = r.get("mfu")
-    return "n/a" if m is None else f"{100 * m:.1f}"
-
-
-def _label_order(label):
-    impl, backend = _parse_label(label)
-    order = {"torch": 0, "torch_heap": 1, "keras_seed": 2, "library": 3, "library_dp": 4}
-    return order.get(impl, 9), BACKENDS.index(backend) if backend in BACKENDS else -1
-
-
-def train_table(rows, with_length=False):
-    head = (
-        ["model", "H"]
-        + (["L"] if with_length else [])
-        + [
-            "implementation",
-            "params",
-            "samples/s (median)",
-            "min–max",
-            "peak MB",
-            "MFU %",
-            "vs PyTorch",
-            "vs PyTorch+heap",
-        ]
-    )
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    rows = sorted(
-        rows,
-        key=lambda r: (
-            MODELS.index(r["model"]),
-            r.get("length", 0),
-            r["hidden"],
-            _label_order(r["label"]),
-        ),
-    )
-    for r in rows:
-        cells = [r["model"], str(r["hidden"])] + ([str(r["length"])] if with_length else [])
-        params = "n/a" if r["params"] is None else f"{r['params']:,}"
-        cells += [r["label"], params, *_rate_cells(r), _mb(r), _mfu(r), _ratio(r)]
-        cells += [_ratio(r, "ratio_to_torch_heap")]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def generation_table(rows):
-    head = [
-        "strategy",
-        "implementation",
-        "params",
-        "sequences/s (median)",
-        "min–max",
-        f"seconds / {GEN_SEQUENCES:,}",
-        "peak MB",
-        "vs PyTorch",
-        "vs PyTorch+heap",
-    ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    rows = sorted(rows, key=lambda r: (r["strategy"] != "greedy", _label_order(r["label"])))
-    for r in rows:
-        secs = r.get("seconds", {}).get("median")
-        params = "n/a" if r["params"] is None else f"{r['params']:,}"
-        strategy = r["strategy"] if r["strategy"] == "greedy" else f"beam-{BEAM_WIDTH}"
-        cells = [
-            strategy,
-            r["label"],
-            params,
-            *_rate_cells(r),
-            "n/a" if secs is None else f"{secs:.2f}",
-            _mb(r),
-            _ratio(r),
-            _ratio(r, "ratio_to_torch_heap"),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def scaling_lines(rows):
-    """Time per sample at each length against the shortest, next to the linear ratio."""
-    groups = {}
-    for r in rows:
-        if r["rate"]["median"]:
-            groups.setdefault((r["label"], r["model"], r["hidden"]), {})[r["length"]] = r
-    lines = [
-        "Time per training sample relative to the shortest length (linear cost: the ratio "
-        "of the lengths):"
-    ]
-    for (label, model, hidden), by_length in sorted(groups.items()):
-        lengths = sorted(by_length)
-        base = lengths[0]
-        base_time = 1.0 / by_length[base]["rate"]["median"]
-        parts = [
-            f"L={n}: {1.0 / by_length[n]['rate']['median'] / base_time:.1f}x "
-            f"(linear {n / base:.1f}x)"
-            for n in lengths[1:]
-        ]
-        lines.append(f"- {label} {model} H={hidden}: " + "; ".join(parts))
-    return lines
-
-
-def param_lines(rows):
-    """One line per (model, H): PyTorch count vs every other implementation's count."""
-    by = {}
-    for r in rows:
-        by.setdefault((r["model"], r["hidden"]), {})[r["label"]] = r["params"]
-    out = []
-    for (model, hidden), counts in sorted(
-        by.items(), key=lambda kv: (MODELS.index(kv[0][0]), kv[0][1])
-    ):
-        torch_n = counts.get("torch")
-        others = sorted(
-            {(lab, n) for lab, n in counts.items() if lab != "torch"},
-            key=lambda kv: _label_order(kv[0]),
-        )
-        parts = []
-        for lab, n in others:
-            if n is None:
-                parts.append(f"{lab} n/a")
-            else:
-                tag = "same" if n == torch_n else f"DIFFERS by {n - (torch_n or 0):+,}"
-                parts.append(f"{lab} {n:,} ({tag})")
-        tn = "n/a" if torch_n is None else f"{torch_n:,}"
-        out.append(f"- {model} H={hidden}: PyTorch {tn}" + "".join(f"; {p}" for p in parts))
-    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- main
@@ -590,15 +450,44 @@ def _git_commit():
         return None
 
 
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+def _sections(args):
+    """(name, jobs, repeats, seed) of every section the arguments ask for."""
+    sections = []
+    if not args.no_train:
+        jobs = train_jobs(args, args.models, args.hidden, [LENGTH], args.cells, args.precisions)
+        sections.append(("train", jobs, args.repeats, 0))
+    if args.generation:
+        sections.append(("generation", generation_jobs(args), args.repeats, 1))
+    if args.scaling:
+        variants = [parse_label(lab) for lab in args.scaling_impls]
+        jobs = train_jobs(
+            args,
+            args.scaling_models,
+            args.scaling_hidden,
+            args.scaling_lengths,
+            ["lstm"],
+            ["float32"],
+            variants=variants,
+            section="scaling",
+        )
+        sections.append(("scaling", jobs, args.scaling_repeats, 2))
+    return sections
+
+
+def _log_peaks(log, peaks):
+    f32, bf16 = peaks["float32"], peaks["bfloat16"]
+    log(
+        f"  float32 {f32['peak']:.1f} GFLOP/s (numpy {f32['numpy']:.1f}, torch "
+        f"{f32.get('torch', 0):.1f}); bfloat16 {bf16.get('peak') or 0:.1f} GFLOP/s (torch)"
+    )
+
+
+def _best_peaks(start, end):
+    out = {}
+    for precision in ("float32", "bfloat16"):
+        values = [p[precision]["peak"] for p in (start, end) if p[precision].get("peak")]
+        out[precision] = {"peak": max(values) if values else None}
+    return out
 
 
 def main(argv=None) -> int:
@@ -608,18 +497,23 @@ def main(argv=None) -> int:
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    log("measuring float32 matmul peak (2048x2048, numpy and torch)...")
-    peak_start = matmul_peak_gflops()
-    log(
-        f"  peak {peak_start['peak']:.1f} GFLOP/s "
-        f"(numpy {peak_start['numpy']:.1f}, torch {peak_start.get('torch', 0):.1f})"
-    )
+    if args.merge:
+        return merge(args.merge, args.out, log)
+    planned = _sections(args)
+    if args.plan:
+        print("\n".join(plan_lines([(n, jobs, rep) for n, jobs, rep, _ in planned], args)))
+        return 0
+    cpu = cpu_report()
+    log(f"machine: {describe_cpu(cpu)}")
+    log("measuring matmul peaks (2048x2048: float32 numpy and torch, bfloat16 torch)...")
+    peak_start = matmul_peaks()
+    _log_peaks(log, peak_start)
 
     result = {
         "meta": {
             "date": dt.datetime.now().isoformat(timespec="seconds"),
             "git_commit": _git_commit(),
-            "cpu": _cpu_name(),
+            "cpu": cpu,
             "cpu_count": os.cpu_count(),
             "python": platform.python_version(),
             "argv": sys.argv[1:] if argv is None else list(argv),
@@ -630,12 +524,14 @@ def main(argv=None) -> int:
                 "vocab": 40,
                 "embedding": 64,
                 "optimizer": "Adam(1e-3)",
-                "dtype": "float32",
+                "cells": args.cells,
+                "precisions": args.precisions,
                 "warmup": args.warmup,
                 "repeats": args.repeats,
-                "cell": args.cell,
+                "gen_hidden": args.gen_hidden,
+                "scaling_repeats": args.scaling_repeats,
             },
-            "matmul_peak_start": peak_start,
+            "matmul_peaks_start": peak_start,
         },
     }
     out_path = args.out
@@ -647,121 +543,81 @@ def main(argv=None) -> int:
 
     run_kw = {"torch_threads": args.torch_threads, "wait_idle": args.wait_idle}
     sections = []
-    if not args.no_train:
-        jobs = train_jobs(args, args.models, args.hidden, [LENGTH])
-        recs = run_jobs(jobs, args.repeats, args.timeout, log, **run_kw)
-        result["train"] = {"runs": recs}
+    for name, jobs, repeats, seed in planned:
+        recs = run_jobs(jobs, repeats, args.timeout, log, seed=seed, **run_kw)
+        result[name] = {"runs": recs}
         save()
-        sections.append(("train", recs))
-    if args.generation:
-        jobs = generation_jobs(args)
-        recs = run_jobs(jobs, args.repeats, args.timeout, log, seed=1, **run_kw)
-        result["generation"] = {"runs": recs}
-        save()
-        sections.append(("generation", recs))
-    if args.scaling:
-        variants = [_parse_label(lab) for lab in args.scaling_impls]
-        jobs = train_jobs(
-            args,
-            args.scaling_models,
-            args.scaling_hidden,
-            args.scaling_lengths,
-            variants=variants,
-            section="scaling",
-        )
-        recs = run_jobs(
-            jobs,
-            args.scaling_repeats,
-            args.timeout,
-            log,
-            seed=2,
-            **run_kw,
-        )
-        result["scaling"] = {"runs": recs}
-        save()
-        sections.append(("scaling", recs))
+        sections.append((name, recs))
 
-    log("measuring float32 matmul peak again...")
-    peak_end = matmul_peak_gflops()
-    peak = max(peak_start["peak"], peak_end["peak"])
-    result["meta"]["matmul_peak_end"] = peak_end
-    result["meta"]["matmul_peak_gflops"] = peak
+    log("measuring matmul peaks again...")
+    peak_end = matmul_peaks()
+    _log_peaks(log, peak_end)
+    result["meta"]["matmul_peaks_end"] = peak_end
+    result["meta"]["matmul_peaks"] = _best_peaks(peak_start, peak_end)
 
-    md = [
-        f"# seq2seq benchmarks ({result['meta']['date']}, commit "
-        f"{result['meta']['git_commit']}, {result['meta']['cpu']} x{os.cpu_count()})",
-        "",
-        f"float32 matmul peak {peak:.1f} GFLOP/s (start {peak_start['peak']:.1f}, "
-        f"end {peak_end['peak']:.1f}); batch 64, length {LENGTH}, Adam 1e-3, float32, "
-        f"{args.repeats} interleaved repeat(s), medians; peak MB = whole-process max RSS "
-        "(includes the framework's own import footprint).",
-        "",
-    ]
-    for name, recs in sections:
-        if name == "train":
-            rows = summarize_rows(recs, ["label", "model", "hidden"], "samples_per_s", peak)
-            result["train"]["summary"] = rows
-            md += [
-                "## Training throughput",
-                "",
-                train_table(rows),
-                "",
-                "Parameter counts:",
-                param_lines(rows),
-                "",
-            ]
-        elif name == "generation":
-            rows = summarize_rows(recs, ["label", "strategy", "hidden"], "sequences_per_s", peak)
-            result["generation"]["summary"] = rows
-            md += [
-                f"## Generation ({GEN_SEQUENCES:,} sequences of length {LENGTH}, token "
-                f"attention model, H={args.gen_hidden}, untrained weights)",
-                "",
-                generation_table(rows),
-                "",
-            ]
-        elif name == "scaling":
-            rows = summarize_rows(
-                recs, ["label", "model", "hidden", "length"], "samples_per_s", peak
-            )
-            result["scaling"]["summary"] = rows
-            md += [
-                f"## Scaling ({args.scaling_repeats} repeat(s); input and output length L)",
-                "",
-                train_table(rows, with_length=True),
-                "",
-                *scaling_lines(rows),
-                "",
-            ]
-    all_recs = [r for _, recs in sections for r in recs]
-    loads = [r[k] for r in all_recs for k in ("load_before", "load_after") if r.get(k) is not None]
-    busy = [r["busy_before"] for r in all_recs if r.get("busy_before") is not None]
-    ncpu = os.cpu_count() or 1
-    if busy:
-        md.append(
-            f"CPU used by other processes just before each measurement: median "
-            f"{100 * statistics.median(busy):.0f}%, max {100 * max(busy):.0f}%; 1-minute load "
-            f"average {min(loads):.1f}–{max(loads):.1f} on {ncpu} cores (own measurement "
-            "included)."
-        )
-        if statistics.median(busy) > 0.2 or max(loads) > 1.5 * ncpu:
-            md.append(
-                "**Warning: other processes competed for the CPU during this run. Absolute "
-                "figures are depressed, and native PyTorch (and Keras' torch backend) "
-                "suffers far more than XLA from a busy machine (its threads wait at "
-                "barriers for a descheduled peer), so ratios to PyTorch are not reliable. "
-                "Rerun on an idle machine (`--wait-idle 120` helps).**"
-            )
-        md.append("")
-    total = time.perf_counter() - t0
-    md.append(f"_total wall time {total / 60:.1f} min_")
+    result["meta"]["total_s"] = time.perf_counter() - t0
+    finish(result, sections, out_path, log)
+    return 0
+
+
+def finish(result, sections, out_path, log):
+    """Summaries and Markdown into `result`, written to `out_path`; the Markdown to stdout."""
+    md, summaries = markdown(result["meta"], sections, LENGTH)
+    for name, rows in summaries.items():
+        result[name]["summary"] = rows
+    md.append(f"_total wall time {result['meta']['total_s'] / 60:.1f} min_")
     text = "\n".join(md)
-    result["meta"]["total_s"] = total
     result["markdown"] = text
-    save()
+    tmp_path = out_path.with_name(out_path.name + ".tmp")
+    tmp_path.write_text(json.dumps(result, indent=1, default=str))
     os.replace(tmp_path, out_path)
     print(text)
     log(f"wrote {out_path}")
+
+
+def merge(paths, out_path, log) -> int:
+    """One report from the result files of runs made in parts (same machine).
+
+    Records are pooled per section; the peaks are the best of all parts; dates, commits,
+    arguments and the parts' own peaks are kept in `meta["parts"]`.
+    """
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    cpus = {json.dumps(part["meta"]["cpu"], sort_keys=True) for part in parts}
+    if len(cpus) != 1:
+        log(f"error: the parts ran on different machines: {sorted(cpus)}")
+        return 2
+    first = parts[0]["meta"]
+    settings = {**first["settings"]}
+    for key in ("repeats", "gen_hidden", "scaling_repeats"):
+        values = sorted({str(part["meta"]["settings"].get(key)) for part in parts})
+        settings[key] = "/".join(values)
+    peaks = {}
+    for precision in ("float32", "bfloat16"):
+        values = [part["meta"]["matmul_peaks"][precision]["peak"] for part in parts]
+        values = [v for v in values if v]
+        peaks[precision] = {"peak": max(values) if values else None}
+    dates = sorted(part["meta"]["date"] for part in parts)
+    commits = sorted({str(part["meta"]["git_commit"]) for part in parts})
+    meta = {
+        **first,
+        "date": dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}",
+        "git_commit": "/".join(commits),
+        "settings": settings,
+        "matmul_peaks": peaks,
+        "total_s": sum(part["meta"].get("total_s", 0.0) for part in parts),
+        "merged_from": ", ".join(str(p) for p in paths),
+        "parts": [
+            {key: part["meta"].get(key) for key in ("date", "git_commit", "argv", "matmul_peaks")}
+            for part in parts
+        ],
+    }
+    result, sections = {"meta": meta}, []
+    for name in ("train", "generation", "scaling"):
+        runs = [rec for part in parts for rec in part.get(name, {}).get("runs", [])]
+        if runs:
+            result[name] = {"runs": runs}
+            sections.append((name, runs))
+    finish(result, sections, out_path, log)
     return 0
 
 

@@ -4,11 +4,15 @@ Examples::
 
     python -m benchmarks.run_one --impl torch --model attention --hidden 256
     KERAS_BACKEND=jax python -m benchmarks.run_one --impl library --model simple --hidden 256
+    python -m benchmarks.run_one --impl library --model attention_real --cell gru \
+        --precision mixed_bfloat16
     KERAS_BACKEND=tensorflow python -m benchmarks.run_one --impl keras_seed --model simple
     python -m benchmarks.run_one --task generate --impl torch --strategy beam --hidden 256
 
 The parent (``benchmarks.run``) launches one such process per measurement so that peak
-memory (``ru_maxrss``) and the Keras backend are isolated per measurement.
+memory (``ru_maxrss``) and the Keras backend are isolated per measurement.  A process that
+measures the library applies the library's glibc heap settings first
+(``seq2seq.allocator.keep_heap()``, an explicit call: importing the library does not).
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ import traceback
 from benchmarks.common import (
     BATCH,
     BEAM_WIDTH,
+    CELLS,
     GEN_SEQUENCES,
     LENGTH,
+    MODELS,
+    PRECISIONS,
     default_steps,
     self_maxrss_mb,
     train_flops,
@@ -38,11 +45,12 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--impl", choices=IMPLS, required=True)
     p.add_argument("--task", choices=("train", "generate"), default="train")
-    p.add_argument("--model", choices=("simple", "seq2seq", "attention"), default="simple")
+    p.add_argument("--model", choices=MODELS, default="simple")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--length", type=int, default=LENGTH, help="input and output length")
     p.add_argument("--batch", type=int, default=BATCH)
-    p.add_argument("--cell", choices=("lstm", "gru"), default="lstm")
+    p.add_argument("--cell", choices=CELLS, default="lstm")
+    p.add_argument("--precision", choices=PRECISIONS, default="float32")
     p.add_argument("--steps", type=int, default=None, help="timed steps (default: by FLOPs)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--strategy", choices=("greedy", "beam"), default="greedy")
@@ -80,9 +88,14 @@ def main(argv=None) -> int:
         "length": args.length,
         "batch": args.batch,
         "cell": args.cell,
+        "precision": args.precision,
         "python": platform.python_version(),
     }
     try:
+        if args.impl == "library":
+            from benchmarks.machine import keep_library_heap
+
+            record["heap_kept"] = keep_library_heap()
         if args.impl != "torch":
             os.environ.setdefault("KERAS_BACKEND", "jax")
             import keras
@@ -109,6 +122,7 @@ def main(argv=None) -> int:
                 batch=args.batch,
                 length=args.length,
                 cell=args.cell,
+                precision=args.precision,
             )
             flops = train_flops(
                 args.model,
@@ -139,6 +153,7 @@ def main(argv=None) -> int:
                 batch=args.gen_batch,
                 repeats=args.gen_repeats,
                 cell=args.cell,
+                precision=args.precision,
             )
             record.update(res)
             record.update(

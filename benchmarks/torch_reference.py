@@ -1,24 +1,38 @@
-"""Native PyTorch reference implementations of the three seq2seq architectures.
+"""Native PyTorch reference implementations of the four seq2seq architectures.
 
 These mirror the library's models layer for layer so that throughput can be compared
-on equal terms:
+on equal terms, written as a speed-minded PyTorch engineer writes them:
 
 * ``simple``: LSTM encoder (F->H), last output -> Linear(H, H) + ReLU -> repeated over the
-  output steps -> LSTM decoder (H->H) returning sequences -> Linear(H, F) per step.
+  output steps -> LSTM decoder (H->H) returning sequences -> Linear(H, F) over all steps.
 * ``seq2seq``: LSTM encoder (F->H); context ``C = Linear(H, F)(last output)``; an
   ``LSTMCell(F->H)`` started from the encoder's final ``(h, c)`` runs free: step 0 reads
   ``C``, step t reads the previous step's output ``y_{t-1} = Linear(H, F)(h_{t-1})``.
 * ``attention``: token model with Bahdanau (additive) attention, bidirectional LSTM
-  encoder, teacher forcing, decoder written as a Python loop.  Scores are
+  encoder (directions concatenated), ``tanh(Linear)`` bridge to the decoder's initial
+  state, teacher forcing, decoder written as a Python loop.  Scores are
   ``v^T tanh(W_h m_j + b + W_s h_{t-1})``: like the library's ``BahdanauAttention`` the key
   projection carries the attention bias ``b`` (H parameters; ``key_bias=False`` drops it).
+  The keys are projected once per sequence, and with teacher forcing nothing feeds the
+  output layer back, so it runs once over all steps after the loop (as the library and
+  joeynmt's ``RecurrentDecoder`` do); generation calls it per step.
+* ``attention_real``: the same encoder, bridge and attention on real values, decoding
+  free-running: step 0 reads ``Linear(2H, F)`` of the encoder's final states, step t the
+  previous output ``Linear(3H, F)([h_{t-1}; context_{t-1}])``.
 
 Parameter counts match Keras: Keras' LSTM has one bias vector per layer where PyTorch has
 two (``bias_ih`` and ``bias_hh``), so the ``bias_hh`` of every LSTM is set to zero and frozen
-(``requires_grad=False``) and only trainable parameters are counted.  Keras' GRU
-(``reset_after=True``) has two bias vectors like PyTorch, so GRUs keep both.
+(``requires_grad=False``) and only trainable parameters are counted.  The library's GRU
+(``reset_after=True``, the reset gate applied after the recurrent product: PyTorch's
+"linear before reset") has two bias vectors like PyTorch's, so GRUs keep both and the
+counts are equal.
 
-Everything is float32 on CPU with ``torch.set_num_threads(os.cpu_count())``.
+Training uses ``torch.optim.Adam(lr=1e-3, fused=True)`` (PyTorch's fused CPU kernel, one
+call for every parameter).  ``precision="mixed_bfloat16"`` wraps forward and loss in
+``torch.autocast("cpu", dtype=torch.bfloat16)``, the backward pass outside it, as the
+PyTorch documentation recommends: matrix multiplies (``nn.LSTM`` through oneDNN, the
+cells' products, ``nn.Linear``, ``bmm``) run in bfloat16, parameters, optimizer state and
+the cells' ``c`` stay float32.  Threads: ``torch.set_num_threads(os.cpu_count())``.
 """
 
 from __future__ import annotations
@@ -29,6 +43,8 @@ import time
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from benchmarks.common import PRECISIONS
 
 START_ID = 1
 END_ID = 2
@@ -43,6 +59,13 @@ def set_threads() -> int:
     n = int(os.environ.get("BENCH_TORCH_THREADS") or os.cpu_count() or 1)
     torch.set_num_threads(n)
     return n
+
+
+def autocast(precision: str):
+    """``torch.autocast`` to bfloat16 for ``mixed_bfloat16``, a no-op context for ``float32``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "mixed_bfloat16")
 
 
 def _freeze_hh_bias(module: nn.Module) -> None:
@@ -131,7 +154,51 @@ class Seq2SeqTorch(nn.Module):
         return torch.stack(outs, dim=1)
 
 
-class AttentionSeq2SeqTorch(nn.Module):
+class _AttentionCore(nn.Module):
+    """Bidirectional encoder, tanh bridge and Bahdanau attention of both attention models."""
+
+    def __init__(self, enc_input, feed_dim, hidden, out_dim, output_length, cell, key_bias):
+        super().__init__()
+        self.cell_type = cell
+        self.output_length = output_length
+        self.encoder = make_rnn(cell, enc_input, hidden, bidirectional=True)
+        # The library's BahdanauAttention adds its bias (H) to the keys: W_h H_j + b.
+        self.key = nn.Linear(2 * hidden, hidden, bias=key_bias)
+        self.init_h = nn.Linear(2 * hidden, hidden)
+        self.init_c = nn.Linear(2 * hidden, hidden) if cell == "lstm" else None
+        self.query = nn.Linear(hidden, hidden, bias=False)
+        self.v = nn.Linear(hidden, 1, bias=False)
+        self.cell = make_cell(cell, feed_dim + 2 * hidden, hidden)
+        self.out = nn.Linear(3 * hidden, out_dim)
+
+    def encode_features(self, features):
+        """Memory (B, T, 2H), keys (B, T, H), the decoder's initial h, c and the final states
+        of both directions (B, 2H)."""
+        mem, state = self.encoder(features)
+        keys = self.key(mem)
+        hn = state[0] if self.cell_type == "lstm" else state
+        last = torch.cat([hn[0], hn[1]], dim=-1)
+        h = torch.tanh(self.init_h(last))
+        c = None
+        if self.cell_type == "lstm":
+            cn = state[1]
+            c = torch.tanh(self.init_c(torch.cat([cn[0], cn[1]], dim=-1)))
+        return mem, keys, h, c, last
+
+    def attend(self, h, mem, keys):
+        """Context (B, 2H) from the previous decoder state."""
+        scores = self.v(torch.tanh(keys + self.query(h).unsqueeze(1))).squeeze(-1)  # (B, T)
+        alpha = torch.softmax(scores, dim=-1)
+        return torch.bmm(alpha.unsqueeze(1), mem).squeeze(1)
+
+    def recur(self, feed, ctx, h, c):
+        inp = torch.cat([feed, ctx], dim=-1)
+        if self.cell_type == "lstm":
+            return self.cell(inp, (h, c))
+        return self.cell(inp, h), None
+
+
+class AttentionSeq2SeqTorch(_AttentionCore):
     """Bahdanau attention over a bidirectional encoder; token input and output."""
 
     def __init__(
@@ -144,58 +211,53 @@ class AttentionSeq2SeqTorch(nn.Module):
         cell="lstm",
         key_bias=True,
     ):
-        super().__init__()
-        self.cell_type = cell
-        self.output_length = output_length
+        super().__init__(embedding, embedding, hidden, vocab_out, output_length, cell, key_bias)
         self.src_embedding = nn.Embedding(vocab_in, embedding)
-        self.encoder = make_rnn(cell, embedding, hidden, bidirectional=True)
-        # The library's BahdanauAttention adds its bias (H) to the keys: W_h H_j + b.
-        self.key = nn.Linear(2 * hidden, hidden, bias=key_bias)
-        self.init_h = nn.Linear(2 * hidden, hidden)
-        self.init_c = nn.Linear(2 * hidden, hidden) if cell == "lstm" else None
-        self.query = nn.Linear(hidden, hidden, bias=False)
-        self.v = nn.Linear(hidden, 1, bias=False)
         self.tgt_embedding = nn.Embedding(vocab_out, embedding)
-        self.cell = make_cell(cell, embedding + 2 * hidden, hidden)
-        self.out = nn.Linear(3 * hidden, vocab_out)
 
     def encode(self, x):
         """Returns memory (B, T, 2H), keys (B, T, H) and the decoder's initial h, c."""
-        mem, state = self.encoder(self.src_embedding(x))
-        keys = self.key(mem)
-        if self.cell_type == "lstm":
-            hn, cn = state
-            h = torch.tanh(self.init_h(torch.cat([hn[0], hn[1]], dim=-1)))
-            c = torch.tanh(self.init_c(torch.cat([cn[0], cn[1]], dim=-1)))
-        else:
-            h = torch.tanh(self.init_h(torch.cat([state[0], state[1]], dim=-1)))
-            c = None
+        mem, keys, h, c, _ = self.encode_features(self.src_embedding(x))
         return mem, keys, h, c
 
     def step(self, emb_t, h, c, mem, keys):
         """One decoder step from the embedded previous token; returns logits, h, c."""
-        q = self.query(h)
-        scores = self.v(torch.tanh(keys + q.unsqueeze(1))).squeeze(-1)
-        alpha = torch.softmax(scores, dim=-1)
-        ctx = torch.bmm(alpha.unsqueeze(1), mem).squeeze(1)
-        inp = torch.cat([emb_t, ctx], dim=-1)
-        if self.cell_type == "lstm":
-            h, c = self.cell(inp, (h, c))
-        else:
-            h = self.cell(inp, h)
-        logits = self.out(torch.cat([h, ctx], dim=-1))
-        return logits, h, c
+        ctx = self.attend(h, mem, keys)
+        h, c = self.recur(emb_t, ctx, h, c)
+        return self.out(torch.cat([h, ctx], dim=-1)), h, c
 
     def forward(self, x, y):
-        """Teacher forcing: the decoder reads ``[START, y_0, ..., y_{T-2}]``."""
+        """Teacher forcing: the decoder reads ``[START, y_0, ..., y_{T-2}]``; the output layer
+        runs once over all steps after the loop."""
         mem, keys, h, c = self.encode(x)
         start = torch.full((y.shape[0], 1), START_ID, dtype=y.dtype, device=y.device)
         dec_in = self.tgt_embedding(torch.cat([start, y[:, :-1]], dim=1))
-        logits = []
+        readouts = []
         for t in range(y.shape[1]):
-            lt, h, c = self.step(dec_in[:, t], h, c, mem, keys)
-            logits.append(lt)
-        return torch.stack(logits, dim=1)
+            ctx = self.attend(h, mem, keys)
+            h, c = self.recur(dec_in[:, t], ctx, h, c)
+            readouts.append(torch.cat([h, ctx], dim=-1))
+        return self.out(torch.stack(readouts, dim=1))  # (B, T, V)
+
+
+class AttentionRealSeq2SeqTorch(_AttentionCore):
+    """Real-valued attention model decoding free-running (each step reads its last output)."""
+
+    def __init__(self, input_dim=32, hidden=64, output_length=20, output_dim=32, cell="lstm"):
+        super().__init__(input_dim, output_dim, hidden, output_dim, output_length, cell, True)
+        # The library's start value: Dense(2H -> F) of the encoder's final states.
+        self.context = nn.Linear(2 * hidden, output_dim)
+
+    def forward(self, x):
+        mem, keys, h, c, last = self.encode_features(x)
+        y = self.context(last)
+        outs = []
+        for _ in range(self.output_length):
+            ctx = self.attend(h, mem, keys)
+            h, c = self.recur(y, ctx, h, c)
+            y = self.out(torch.cat([h, ctx], dim=-1))
+            outs.append(y)
+        return torch.stack(outs, dim=1)
 
 
 def count_params(model: nn.Module) -> int:
@@ -218,6 +280,8 @@ def build(
         return Seq2SeqTorch(features, hidden, length, features, cell)
     if model == "attention":
         return AttentionSeq2SeqTorch(vocab, vocab, embedding, hidden, length, cell)
+    if model == "attention_real":
+        return AttentionRealSeq2SeqTorch(features, hidden, length, features, cell)
     raise ValueError(f"unknown model {model!r}")
 
 
@@ -243,6 +307,7 @@ def time_training(
     batch: int = 64,
     length: int = 20,
     cell: str = "lstm",
+    precision: str = "float32",
     n_batches: int = 4,
 ) -> dict:
     """Adam(1e-3) train steps on fixed synthetic batches; times ``steps`` after ``warmup``."""
@@ -250,16 +315,18 @@ def time_training(
     torch.manual_seed(0)
     net = build(model, hidden, length, cell=cell)
     net.train()
-    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-3)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=1e-3, fused=True)
     data = [synthetic_batch(model, batch, length, seed=i) for i in range(n_batches)]
 
     def train_step(x, y):
         opt.zero_grad(set_to_none=True)
-        if model == "attention":
-            logits = net(x, y)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        else:
-            loss = F.mse_loss(net(x), y)
+        with autocast(precision):
+            if model == "attention":
+                logits = net(x, y)
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            else:
+                loss = F.mse_loss(net(x), y)
         loss.backward()
         opt.step()
         return loss.detach()
@@ -375,6 +442,7 @@ def time_generation(
     batch: int = 1024,
     repeats: int = 1,
     cell: str = "lstm",
+    precision: str = "float32",
 ) -> dict:
     """Times decoding of ``n`` sequences (untrained weights; one untimed warm-up pass)."""
     threads = set_threads()
@@ -386,10 +454,11 @@ def time_generation(
         outs = []
         for i in range(0, n, batch):
             xb = x[i : i + batch]
-            if strategy == "greedy":
-                outs.append(greedy_decode(net, xb, length))
-            else:
-                outs.append(beam_decode(net, xb, beam_width, length))
+            with autocast(precision):
+                if strategy == "greedy":
+                    outs.append(greedy_decode(net, xb, length))
+                else:
+                    outs.append(beam_decode(net, xb, beam_width, length))
         return torch.cat(outs)
 
     run()  # warm-up
