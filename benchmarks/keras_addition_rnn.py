@@ -222,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=("keras", "library"), help="run one side only")
     args = parser.parse_args(argv)
+    # Both sides run with the heap settings of `seq2seq train`, set before Keras starts
+    # its threads.
+    from seq2seq.allocator import keep_heap
+
+    keep_heap()
 
     import keras
 

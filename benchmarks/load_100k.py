@@ -17,6 +17,7 @@ import time
 import warnings
 from pathlib import Path
 
+from seq2seq.allocator import keep_heap
 from seq2seq.commands.datasets import load_dataset
 from seq2seq.data.tasks import get_task
 from seq2seq.data.vocabulary import Vocabulary
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=100_000)
     parser.add_argument("--level", choices=("char", "word"), default="char")
     args = parser.parse_args()
+    keep_heap()  # as `seq2seq train` does
     # Word-level date sources hold many words seen only in the held-out splits.
     warnings.simplefilter("ignore", UserWarning)
     with tempfile.TemporaryDirectory() as folder:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from seq2seq import allocator
+from seq2seq import allocator, cli
 
 
 def test_enabled_by_default():
@@ -71,3 +71,59 @@ def test_environment_variables_give_the_same_reuse_to_other_programs():
         [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
     )
     assert int(out.stdout) < 200
+
+
+def large_block_in_heap():
+    """Whether a 100 MiB `malloc` lies in the process heap (`[heap]` of /proc/self/maps)
+    rather than in a mapping of its own, as glibc's defaults place it. Self-contained:
+    it runs in a subprocess."""
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    address = libc.malloc(100 * 1024 * 1024)
+    try:
+        with open("/proc/self/maps") as maps:
+            heaps = [line.split()[0] for line in maps if line.rstrip().endswith("[heap]")]
+        bounds = [[int(end, 16) for end in heap.split("-")] for heap in heaps]
+        return any(start <= address < end for start, end in bounds)
+    finally:
+        libc.free(address)
+
+
+@glibc_only
+def test_import_leaves_the_allocator_alone():
+    """`import seq2seq` in a fresh process keeps glibc's defaults; `keep_heap()` is the
+    explicit call that changes them (the check sees the difference)."""
+    program = inspect.getsource(large_block_in_heap) + (
+        "\nimport seq2seq\n"
+        "print(large_block_in_heap())\n"
+        "import seq2seq.allocator\n"
+        "print(seq2seq.allocator.keep_heap())\n"
+        "print(large_block_in_heap())\n"
+    )
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("MALLOC_", "GLIBC_TUNABLES", "SEQ2SEQ_KEEP_HEAP"))
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["False", "True", "True"]
+
+
+def test_the_command_line_keeps_the_heap(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(cli, "keep_heap", lambda: calls.append(1))
+    assert cli.main(["tasks"]) == 0
+    assert calls == [1]
+
+
+def test_the_command_line_reports_a_bad_setting_on_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("SEQ2SEQ_KEEP_HEAP", "yes")
+    assert cli.main(["tasks"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "SEQ2SEQ_KEEP_HEAP" in err and "Traceback" not in err

@@ -8,9 +8,20 @@ SimpleSeq2Seq step and 41,000 per AttentionSeq2Seq step at hidden 256, a fifth t
 quarter of the step's time. One arena, no `mmap` for large blocks and no trimming keep
 those pages mapped and reused (measured: 0.6 faults per step; see docs/benchmarks.md).
 
-`import seq2seq` calls `keep_heap()` once, before Keras starts its threads. It does
-nothing outside glibc (macOS, Windows, musl) or when `SEQ2SEQ_KEEP_HEAP=0`. The cost:
-the process keeps its peak heap size instead of returning freed memory to the system.
+A process-wide setting, so it is an explicit call, never a side effect of
+`import seq2seq`: the `seq2seq` command and the benchmarks make it at start, and a
+program that trains with the library makes it itself, once, before Keras starts its
+threads (before the first model is built):
+
+    import seq2seq.allocator
+
+    seq2seq.allocator.keep_heap()
+
+It does nothing outside glibc (macOS, Windows, musl) or when `SEQ2SEQ_KEEP_HEAP=0` (which
+turns it off for the command too). The cost: the process keeps its peak heap size
+instead of returning freed memory to the system. A program can also be started with
+the same settings in its environment (`glibc_environment()`), as the benchmarks start
+their PyTorch reference.
 """
 
 import ctypes
@@ -19,7 +30,8 @@ import platform
 import sys
 
 # glibc's malloc.h parameter, its value here, and the environment variable that sets
-# it at process start (for programs that do not import seq2seq, such as benchmarks).
+# it at process start (for programs that do not import seq2seq, such as the PyTorch
+# reference of the benchmarks).
 _SETTINGS = (
     (-8, 1, "MALLOC_ARENA_MAX"),  # every thread allocates from the main arena
     (-4, 0, "MALLOC_MMAP_MAX_"),  # large blocks come from the heap, not fresh mappings
@@ -46,7 +58,14 @@ def keep_heap_enabled(environ=None) -> bool:
 
 
 def keep_heap(environ=None) -> bool:
-    """Applies the glibc settings above; returns whether they were applied."""
+    """Applies the glibc settings above to this process; returns whether they were applied.
+
+    Call it once, early (see the module's docstring). `environ` (default `os.environ`)
+    is read for `SEQ2SEQ_KEEP_HEAP`.
+
+    Raises:
+        ValueError: `SEQ2SEQ_KEEP_HEAP` is neither `0` nor `1`.
+    """
     if not keep_heap_enabled(environ) or not sys.platform.startswith("linux"):
         return False
     if platform.libc_ver()[0] != "glibc":

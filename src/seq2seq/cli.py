@@ -31,6 +31,7 @@ if choose_default_backend() != "tensorflow":
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from seq2seq import __version__  # noqa: E402
+from seq2seq.allocator import keep_heap  # noqa: E402
 from seq2seq.commands.errors import CommandError  # noqa: E402
 from seq2seq.config import (
     PREDICT_BATCH_SIZE,
@@ -440,6 +441,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         on one line of standard error), 3 when training diverged (a NaN or
         infinite loss), 130 when interrupted (Ctrl-C) and 143 on SIGTERM.
     """
+    # Before Keras starts its threads; `SEQ2SEQ_KEEP_HEAP=0` turns it off.
+    try:
+        keep_heap()
+    except ValueError as error:
+        print(f"seq2seq: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     parser = build_parser()
     try:
         args, unknown = parser.parse_known_args(argv)
