@@ -1,0 +1,114 @@
+"""co2: how each window is prepared for the model, measured on validation MAE.
+
+Trains the `co2` task's recipe (`seq2seq tasks co2 --config`) with the
+library's `build_model`, but prepares the windows here, so that preparations
+the command line does not offer can be compared with `relative = true`:
+
+* `--prep last`: subtract the window's last week (what `relative` does);
+  `mean`: subtract the window's mean; `linear`: subtract the window's own
+  least-squares line, extended over the 52 output weeks.
+* `--scale S`: multiply the prepared values by `S` (the relative changes are
+  about 0.1 of the series' standard deviation).
+* `--aug-trend R`: add to each training window, anew each epoch, a random
+  line through its last week with a slope of standard deviation `R` ppm/year,
+  continued over its targets.
+* `--loss mae`: train on the MAE instead of the MSE.
+
+Each epoch prints the validation MAE in ppm; the epoch with the lowest one is
+kept and the last line (JSON) gives its test MAE. docs/results.md has the
+results.
+
+    KERAS_BACKEND=jax python -m benchmarks.co2_windows --prep last --scale 5 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from seq2seq.commands.train import build_model, seed_everything
+from seq2seq.config import resolve_settings
+from seq2seq.data.tasks.co2 import INPUT_LENGTH, OUTPUT_LENGTH, load_co2
+
+T_IN = np.arange(INPUT_LENGTH, dtype=np.float64)
+T_OUT = np.arange(INPUT_LENGTH, INPUT_LENGTH + OUTPUT_LENGTH, dtype=np.float64)
+
+
+def baselines(x: np.ndarray, prep: str) -> tuple[np.ndarray, np.ndarray]:
+    """What is subtracted from each window's inputs and targets: `(n, in_len)`, `(n, out_len)`."""
+    if prep in ("last", "mean"):
+        level = x[:, -1:] if prep == "last" else x.mean(1, keepdims=True)
+        return np.repeat(level, INPUT_LENGTH, 1), np.repeat(level, OUTPUT_LENGTH, 1)
+    centred = T_IN - T_IN.mean()
+    slope = (x * centred).sum(1, keepdims=True) / (centred**2).sum()
+    intercept = x.mean(1, keepdims=True)
+    return intercept + slope * centred, intercept + slope * (T_OUT - T_IN.mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prep", choices=("last", "mean", "linear"), default="last")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--aug-trend", type=float, default=0.0)
+    parser.add_argument("--loss", choices=("mse", "mae"), default="mse")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's 30")
+    args = parser.parse_args()
+
+    data = load_co2(None, 0)
+    std = data["scaling"]["std"]
+    splits = {}
+    for name in ("train", "validation", "test"):
+        x, y = data[name]["x"][..., 0], data[name]["y"][..., 0]
+        base_in, base_out = baselines(x.astype(np.float64), args.prep)
+        splits[name] = {
+            "x": ((x - base_in) * args.scale)[..., None].astype(np.float32),
+            "y": ((y - base_out) * args.scale)[..., None].astype(np.float32),
+            "base": base_out,
+            "target": y,
+        }
+    settings = resolve_settings({"seed": args.seed, "epochs": args.epochs}, task="co2")
+    seed_everything(args.seed)
+    train = splits["train"]
+    steps = -(-len(train["x"]) // settings["batch_size"])
+    shapes = {"input_dim": 1, "output_dim": 1, "output_length": OUTPUT_LENGTH}
+    model = build_model(settings, shapes, text=False, steps_per_epoch=steps)
+    if args.loss != "mse":
+        model.compile(optimizer=model.optimizer, loss=args.loss)
+
+    def mae(name: str) -> float:
+        part = splits[name]
+        predicted = model.predict(part["x"], batch_size=256, verbose=0)[..., 0]
+        return float(np.abs(predicted / args.scale + part["base"] - part["target"]).mean() * std)
+
+    rng = np.random.default_rng(args.seed)
+    best, best_epoch, best_weights = np.inf, 0, None
+    started = time.perf_counter()
+    for epoch in range(settings["epochs"]):
+        order = rng.permutation(len(train["x"]))
+        x, y = train["x"][order], train["y"][order]
+        if args.aug_trend:
+            slope = rng.normal(0.0, args.aug_trend / 52 / std, (len(x), 1)) * args.scale
+            x = x + (slope * (T_IN - T_IN[-1]))[..., None].astype(np.float32)
+            y = y + (slope * (T_OUT - T_IN[-1]))[..., None].astype(np.float32)
+        model.fit(x, y, batch_size=settings["batch_size"], epochs=1, shuffle=False, verbose=0)
+        validation = mae("validation")
+        print(f"epoch {epoch + 1} validation MAE {validation:.4f} ppm", flush=True)
+        if validation < best:
+            best, best_epoch, best_weights = validation, epoch + 1, model.get_weights()
+    model.set_weights(best_weights)
+    result = {
+        **vars(args),
+        "best_epoch": best_epoch,
+        "validation_mae": round(best, 4),
+        "test_mae": round(mae("test"), 4),
+        "seconds": round(time.perf_counter() - started),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
