@@ -271,7 +271,8 @@ def markdown(meta, sections, length):
         "",
         f"Machine: {describe_cpu(meta['cpu'])}.",
         "",
-        f"Matrix-multiply peaks (2048x2048, all cores, best of start and end of the run): "
+        f"Matrix-multiply peaks (2048x2048, all cores, best measured at the start and end "
+        f"of the run): "
         f"float32 {f32['peak']:.1f} GFLOP/s, bfloat16 {bf16_text} GFLOP/s (torch); "
         "MFU is against the peak of the row's precision.",
         "",
@@ -290,19 +291,19 @@ def markdown(meta, sections, length):
         elif name == "generation":
             rows = summarize_rows(recs, ["label", "strategy", "hidden"], "sequences_per_s", peaks)
             for (cell, precision), part in _split(rows):
+                hidden = "/".join(str(h) for h in sorted({r["hidden"] for r in part}))
                 title = (
                     f"Generation ({GEN_SEQUENCES:,} sequences of length {length}, token "
-                    f"attention model, H={settings['gen_hidden']}, untrained weights)"
+                    f"attention model, H={hidden}, untrained weights)"
                 )
                 md += [_heading(title, cell, precision), "", generation_table(part), ""]
         elif name == "scaling":
             rows = summarize_rows(
                 recs, ["label", "model", "hidden", "length"], "samples_per_s", peaks
             )
+            repeats = 1 + max(r.get("repeat", 0) for r in recs)
             for (cell, precision), part in _split(rows):
-                title = (
-                    f"Scaling ({settings['scaling_repeats']} repeat(s); input and output length L)"
-                )
+                title = f"Scaling ({repeats} repeat(s); input and output length L)"
                 md += [_heading(title, cell, precision), ""]
                 md += [train_table(part, with_length=True), "", *scaling_lines(part), ""]
         else:
