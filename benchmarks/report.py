@@ -9,9 +9,12 @@ precision, measured in the same run (``benchmarks/machine.py``).
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+from pathlib import Path
 
-from benchmarks.common import BACKENDS, BEAM_WIDTH, CELLS, GEN_SEQUENCES, MODELS, summarize
+from benchmarks.common import BACKENDS, BEAM_WIDTH, CELLS, GEN_SEQUENCES, LENGTH, MODELS, summarize
 from benchmarks.machine import describe_cpu, peak_for
 
 PRECISION_NAMES = {
@@ -333,3 +336,67 @@ def load_lines(records, ncpu):
             "Rerun on an idle machine (`--wait-idle 120` helps).**"
         )
     return [*md, ""]
+
+
+# --------------------------------------------------------------------------- files
+
+
+def finish(result, sections, out_path, log):
+    """Summaries and Markdown into `result`, written to `out_path`; the Markdown to stdout."""
+    md, summaries = markdown(result["meta"], sections, LENGTH)
+    for name, rows in summaries.items():
+        result[name]["summary"] = rows
+    md.append(f"_total wall time {result['meta']['total_s'] / 60:.1f} min_")
+    text = "\n".join(md)
+    result["markdown"] = text
+    tmp_path = out_path.with_name(out_path.name + ".tmp")
+    tmp_path.write_text(json.dumps(result, indent=1, default=str))
+    os.replace(tmp_path, out_path)
+    print(text)
+    log(f"wrote {out_path}")
+
+
+def merge(paths, out_path, log) -> int:
+    """One report from the result files of runs made in parts (same machine).
+
+    Records are pooled per section; the peaks are the best of all parts; dates, commits,
+    arguments and the parts' own peaks are kept in `meta["parts"]`.
+    """
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    cpus = {json.dumps(part["meta"]["cpu"], sort_keys=True) for part in parts}
+    if len(cpus) != 1:
+        log(f"error: the parts ran on different machines: {sorted(cpus)}")
+        return 2
+    first = parts[0]["meta"]
+    settings = {**first["settings"]}
+    for key in ("repeats",):
+        values = sorted({str(part["meta"]["settings"].get(key)) for part in parts})
+        settings[key] = "/".join(values)
+    peaks = {}
+    for precision in ("float32", "bfloat16"):
+        values = [part["meta"]["matmul_peaks"][precision]["peak"] for part in parts]
+        values = [v for v in values if v]
+        peaks[precision] = {"peak": max(values) if values else None}
+    dates = sorted(part["meta"]["date"] for part in parts)
+    commits = sorted({str(part["meta"]["git_commit"]) for part in parts})
+    meta = {
+        **first,
+        "date": dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}",
+        "git_commit": "/".join(commits),
+        "settings": settings,
+        "matmul_peaks": peaks,
+        "total_s": sum(part["meta"].get("total_s", 0.0) for part in parts),
+        "merged_from": ", ".join(str(p) for p in paths),
+        "parts": [
+            {key: part["meta"].get(key) for key in ("date", "git_commit", "argv", "matmul_peaks")}
+            for part in parts
+        ],
+    }
+    result, sections = {"meta": meta}, []
+    for name in ("train", "generation", "scaling"):
+        runs = [rec for part in parts for rec in part.get(name, {}).get("runs", [])]
+        if runs:
+            result[name] = {"runs": runs}
+            sections.append((name, runs))
+    finish(result, sections, out_path, log)
+    return 0

@@ -54,11 +54,11 @@ from benchmarks.common import (
     interleaved,
     load_average,
     run_subprocess,
-    train_flops,
     wait_until_idle,
 )
 from benchmarks.machine import cpu_report, describe_cpu, load_allocator, matmul_peaks
-from benchmarks.report import markdown, parse_label
+from benchmarks.plan import plan_lines
+from benchmarks.report import finish, merge, parse_label
 
 FULL_IMPLS = ["torch", "torch_heap", "keras_seed", "library", "library_dp"]
 QUICK_IMPLS = ["torch", "keras_seed", "library"]
@@ -350,48 +350,6 @@ def generation_jobs(args):
     return jobs
 
 
-# Median wall time of one job (seconds, process start to exit) in the committed run of
-# docs/benchmarks.md (2 cores, hidden 64 and 256, timed windows of about 2.5 s, generation
-# best of 3 calls); the estimate of --plan. Unmeasured precisions take the float32 figure.
-_TRAIN_S = {"torch": 5.5, "torch_heap": 5.5, "keras_seed": 11.5, "library_dp": 11.0}
-_TRAIN_S.update({"library[jax]": 11.0, "library[tensorflow]": 13.5, "library[torch]": 13.5})
-_GEN_S = {"torch": (5.5, 17.0), "torch_heap": (5.5, 15.0), "library[jax]": (9.5, 15.5)}
-_GEN_S.update({"library[tensorflow]": (8.5, 14.0), "library[torch]": (12.5, 30.5)})
-
-
-def estimate_seconds(job, args) -> float:
-    """Expected wall time of one job (see `_TRAIN_S`)."""
-    if job["section"] == "generation":
-        greedy, beam = _GEN_S.get(job["label"], _GEN_S["library[jax]"])
-        return greedy if job["strategy"] == "greedy" else beam
-    base = _TRAIN_S.get(job["label"], _TRAIN_S.get(job["impl"], 11.0))
-    # The measured window replaced by this job's warm-up and timed steps at 60 GFLOP/s.
-    flops = train_flops(job["model"], job["hidden"], length_in=job["length"], cell=job["cell"])
-    return base - 2.5 + max(args.target_s, (job["steps"] + args.warmup) * flops / 60e9)
-
-
-def plan_lines(sections, args) -> list[str]:
-    """Job counts and the estimated duration of every section."""
-    lines, total = [], 0.0
-    for name, jobs, repeats in sections:
-        seconds = repeats * sum(estimate_seconds(job, args) for job in jobs)
-        total += seconds
-        kinds = {}
-        for job in jobs:
-            key = (job.get("cell"), job.get("precision"))
-            kinds[key] = kinds.get(key, 0) + 1
-        detail = ", ".join(f"{c} {p}: {n}" for (c, p), n in sorted(kinds.items()))
-        lines.append(
-            f"{name}: {len(jobs)} jobs x {repeats} repeat(s) ({detail}), "
-            f"about {seconds / 60:.0f} min"
-        )
-    lines.append(
-        f"total: about {total / 60:.0f} min on the 2-core machine of docs/benchmarks.md "
-        "(per-job times of its float32 run; bfloat16 rows assumed as long)"
-    )
-    return lines
-
-
 def run_jobs(jobs, repeats, timeout, log, seed=0, torch_threads=None, wait_idle=0.0):
     """Run jobs interleaved over repeats; returns the list of raw records."""
     records = []
@@ -558,67 +516,6 @@ def main(argv=None) -> int:
     result["meta"]["matmul_peaks"] = _best_peaks(peak_start, peak_end)
 
     result["meta"]["total_s"] = time.perf_counter() - t0
-    finish(result, sections, out_path, log)
-    return 0
-
-
-def finish(result, sections, out_path, log):
-    """Summaries and Markdown into `result`, written to `out_path`; the Markdown to stdout."""
-    md, summaries = markdown(result["meta"], sections, LENGTH)
-    for name, rows in summaries.items():
-        result[name]["summary"] = rows
-    md.append(f"_total wall time {result['meta']['total_s'] / 60:.1f} min_")
-    text = "\n".join(md)
-    result["markdown"] = text
-    tmp_path = out_path.with_name(out_path.name + ".tmp")
-    tmp_path.write_text(json.dumps(result, indent=1, default=str))
-    os.replace(tmp_path, out_path)
-    print(text)
-    log(f"wrote {out_path}")
-
-
-def merge(paths, out_path, log) -> int:
-    """One report from the result files of runs made in parts (same machine).
-
-    Records are pooled per section; the peaks are the best of all parts; dates, commits,
-    arguments and the parts' own peaks are kept in `meta["parts"]`.
-    """
-    parts = [json.loads(Path(p).read_text()) for p in paths]
-    cpus = {json.dumps(part["meta"]["cpu"], sort_keys=True) for part in parts}
-    if len(cpus) != 1:
-        log(f"error: the parts ran on different machines: {sorted(cpus)}")
-        return 2
-    first = parts[0]["meta"]
-    settings = {**first["settings"]}
-    for key in ("repeats",):
-        values = sorted({str(part["meta"]["settings"].get(key)) for part in parts})
-        settings[key] = "/".join(values)
-    peaks = {}
-    for precision in ("float32", "bfloat16"):
-        values = [part["meta"]["matmul_peaks"][precision]["peak"] for part in parts]
-        values = [v for v in values if v]
-        peaks[precision] = {"peak": max(values) if values else None}
-    dates = sorted(part["meta"]["date"] for part in parts)
-    commits = sorted({str(part["meta"]["git_commit"]) for part in parts})
-    meta = {
-        **first,
-        "date": dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}",
-        "git_commit": "/".join(commits),
-        "settings": settings,
-        "matmul_peaks": peaks,
-        "total_s": sum(part["meta"].get("total_s", 0.0) for part in parts),
-        "merged_from": ", ".join(str(p) for p in paths),
-        "parts": [
-            {key: part["meta"].get(key) for key in ("date", "git_commit", "argv", "matmul_peaks")}
-            for part in parts
-        ],
-    }
-    result, sections = {"meta": meta}, []
-    for name in ("train", "generation", "scaling"):
-        runs = [rec for part in parts for rec in part.get(name, {}).get("runs", [])]
-        if runs:
-            result[name] = {"runs": runs}
-            sections.append((name, runs))
     finish(result, sections, out_path, log)
     return 0
 
