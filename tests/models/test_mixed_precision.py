@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from seq2seq.layers import LSTMCell, Recurrent
+from seq2seq.layers import Decoder, Encoder, LSTMCell, Recurrent
 from seq2seq.models import AttentionSeq2Seq, Seq2Seq, SimpleSeq2Seq
 
 MODELS = [SimpleSeq2Seq, Seq2Seq, AttentionSeq2Seq]
@@ -97,3 +97,52 @@ def test_cell_state_dtype_follows_the_policy():
     assert LSTMCell(4).state_dtype == "float32"
     assert LSTMCell(4, dtype=POLICY).state_dtype == "float32"
     assert LSTMCell(4, dtype="bfloat16").state_dtype == "bfloat16"
+
+
+@pytest.mark.parametrize("layer", ["encoder", "decoder"])
+def test_standalone_encoder_and_decoder_pass_their_policy_to_every_sublayer(layer):
+    """Built outside a model, under the float32 global policy: embeddings, recurrent
+    layers, cells, attention, output and dropout layers all take the layer's policy."""
+    if layer == "encoder":
+        built = Encoder(
+            8,
+            depth=2,
+            bidirectional=True,
+            dropout=0.1,
+            input_vocab_size=12,
+            embedding_dim=4,
+            dtype=POLICY,
+        )
+        built.build((None, 5))
+    else:
+        built = Decoder(
+            8,
+            output_dim=12,
+            depth=2,
+            output_vocab_size=12,
+            embedding_dim=4,
+            memory_dim=16,
+            attention=True,
+            dropout=0.1,
+            dtype=POLICY,
+        )
+        built.build()
+    assert keras.config.dtype_policy().name == "float32"
+    sublayers = built._flatten_layers(include_self=False)
+    assert len(sublayers) >= 6
+    assert {sublayer.dtype_policy.name for sublayer in sublayers} == {POLICY}
+    assert {w.dtype for w in built.weights} == {"float32"}
+
+
+@pytest.mark.parametrize("token", [True, False], ids=["tokens", "real"])
+@pytest.mark.parametrize("cls", MODELS, ids=lambda cls: cls.__name__)
+def test_every_layer_of_a_model_takes_its_policy_not_the_global_one(cls, token):
+    """Depth 2 with dropout: every kind of sublayer exists; the global policy is float32."""
+    kwargs = {"input_vocab_size": 12, "output_vocab_size": 12, "embedding_dim": 8}
+    if not token:
+        kwargs = {"input_dim": 3, "output_dim": 2}
+    model = cls(
+        input_length=6, output_length=5, hidden_dim=8, depth=2, dropout=0.1, dtype=POLICY, **kwargs
+    )
+    assert keras.config.dtype_policy().name == "float32"
+    assert {layer.dtype_policy.name for layer in model._flatten_layers()} == {POLICY}

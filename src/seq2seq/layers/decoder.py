@@ -117,19 +117,29 @@ class Decoder(keras.layers.Layer):
         self.token_mode = bool(output_vocab_size)
         self.feature_dim = embedding_dim if self.token_mode else (feedback_dim or output_dim)
         self.context_dim = memory_dim if (attention or peek) else 0
+        policy = self.dtype_policy
         self.embedding = (
-            keras.layers.Embedding(output_vocab_size, embedding_dim, name="target_embedding")
+            keras.layers.Embedding(
+                output_vocab_size, embedding_dim, name="target_embedding", dtype=policy
+            )
             if self.token_mode
             else None
         )
-        self.cells = [make_cell(cell, units, name=f"cell_{i}") for i in range(depth)]
+        self.cells = [make_cell(cell, units, name=f"cell_{i}", dtype=policy) for i in range(depth)]
         self.attention_layer = (
-            BahdanauAttention(attention_units or units, name="attention") if attention else None
+            BahdanauAttention(attention_units or units, name="attention", dtype=policy)
+            if attention
+            else None
         )
         self.output_layer = keras.layers.Dense(
-            output_dim, activation=None if self.token_mode else output_activation, name="output"
+            output_dim,
+            activation=None if self.token_mode else output_activation,
+            name="output",
+            dtype=policy,
         )
-        self.dropout_layer = keras.layers.Dropout(dropout, seed=seed) if dropout else None
+        self.dropout_layer = (
+            keras.layers.Dropout(dropout, seed=seed, dtype=policy) if dropout else None
+        )
         # Padding reaches the decoder inside `bundle["mask"]`; Keras' own mask is not needed.
         self.supports_masking = True
 

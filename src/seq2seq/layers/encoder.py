@@ -98,7 +98,11 @@ class Encoder(keras.layers.Layer):
         self.unroll = unroll
         self.embedding = (
             keras.layers.Embedding(
-                input_vocab_size, embedding_dim, mask_zero=True, name="embedding"
+                input_vocab_size,
+                embedding_dim,
+                mask_zero=True,
+                name="embedding",
+                dtype=self.dtype_policy,
             )
             if input_vocab_size
             else None
@@ -109,6 +113,7 @@ class Encoder(keras.layers.Layer):
             stateful=stateful,
             batch_size=batch_size,
             unroll=unroll,
+            dtype=self.dtype_policy,
         )
         self.forward_layers = [
             Recurrent(units, name=f"forward_{i}", **common) for i in range(depth)
@@ -121,7 +126,9 @@ class Encoder(keras.layers.Layer):
             if bidirectional
             else []
         )
-        self.dropout_layer = keras.layers.Dropout(dropout, seed=seed) if dropout else None
+        self.dropout_layer = (
+            keras.layers.Dropout(dropout, seed=seed, dtype=self.dtype_policy) if dropout else None
+        )
         self.supports_masking = True
 
     @property

@@ -155,14 +155,10 @@ class Seq2SeqModel(keras.Model):
             "seed": seed,
         }
         self.seed_generator = keras.random.SeedGenerator(seed)
-        # The layers take the model's dtype policy (`mixed_bfloat16` included), whatever
-        # the global one: a model loaded from its file keeps the policy it was built with.
-        outer_policy = keras.config.dtype_policy()
-        keras.config.set_dtype_policy(self.dtype_policy)
-        try:
-            self._make_layers()
-        finally:
-            keras.config.set_dtype_policy(outer_policy)
+        # Every layer is made with `dtype=self.dtype_policy` (`mixed_bfloat16` included),
+        # whatever the global policy: a model loaded from its file keeps the policy it was
+        # built with.
+        self._make_layers()
         self.build(self.full_input_shape)
 
     # Subclass hooks -------------------------------------------------------------------
@@ -349,6 +345,7 @@ class Seq2SeqModel(keras.Model):
             batch_size=self.batch_size,
             unroll=self.unroll,
             name="encoder",
+            dtype=self.dtype_policy,
         )
 
     def _make_feedback_layers(
@@ -365,12 +362,15 @@ class Seq2SeqModel(keras.Model):
                 project=project_states,
                 single_state=single_state,
                 name="bridge",
+                dtype=self.dtype_policy,
             )
             if broadcast_state
             else None
         )
         self.start_layer = (
-            None if self.token_mode else keras.layers.Dense(self.output_dim, name="context")
+            None
+            if self.token_mode
+            else keras.layers.Dense(self.output_dim, name="context", dtype=self.dtype_policy)
         )
         self.decoder = Decoder(
             self.hidden_dim,
@@ -389,6 +389,7 @@ class Seq2SeqModel(keras.Model):
             seed=None if self.seed is None else self.seed + 1,
             unroll=self.unroll,
             name="decoder",
+            dtype=self.dtype_policy,
         )
 
     def _build_layers(self, input_shape):

@@ -87,8 +87,11 @@ class SimpleSeq2Seq(Seq2SeqModel):
         )
 
     def _make_layers(self):
+        policy = self.dtype_policy
         self.encoder = self._make_encoder()
-        self.bottleneck = keras.layers.Dense(self.hidden_dim, activation="relu", name="bottleneck")
+        self.bottleneck = keras.layers.Dense(
+            self.hidden_dim, activation="relu", name="bottleneck", dtype=policy
+        )
         self.decoder_layers = [
             Recurrent(
                 self.hidden_dim,
@@ -98,14 +101,17 @@ class SimpleSeq2Seq(Seq2SeqModel):
                 batch_size=self.batch_size,
                 unroll=self.unroll,
                 name=f"decoder_{i}",
+                dtype=policy,
             )
             for i in range(self.decoder_depth)
         ]
         seed = None if self.seed is None else self.seed + 1
-        self.dropout_layer = keras.layers.Dropout(self.dropout, seed=seed) if self.dropout else None
+        self.dropout_layer = (
+            keras.layers.Dropout(self.dropout, seed=seed, dtype=policy) if self.dropout else None
+        )
         activation = None if self.token_mode else self.output_activation
         self.output_layer = keras.layers.Dense(
-            self.output_dim, activation=activation, name="output"
+            self.output_dim, activation=activation, name="output", dtype=policy
         )
 
     def _build_layers(self, input_shape):
