@@ -119,17 +119,16 @@ def gru(
     )
 
 
-_RECURRENCES = {"lstm": lstm, "gru": gru}
-
-
 def run(recurrence, inputs, initial_state, **kwargs):
     """Runs the fused recurrence a cell names (`cell.recurrence`), `lstm` or `gru`.
 
     `kwargs` are that function's; a cell without a fused recurrence (None) declines.
     """
-    if recurrence not in _RECURRENCES:
-        raise NotImplementedError
-    return _RECURRENCES[recurrence](inputs, initial_state, **kwargs)
+    if recurrence == "lstm":
+        return lstm(inputs, initial_state, **kwargs)
+    if recurrence == "gru":
+        return gru(inputs, initial_state, **kwargs)
+    raise NotImplementedError
 
 
 def runs_projected(recurrence, dtype) -> bool:
