@@ -68,14 +68,8 @@ def faults_in_fresh_process(setup="", env=None):
 @glibc_only
 def test_freed_blocks_are_reused_without_new_page_faults():
     """Large blocks freed by any thread come back without faulting in fresh pages."""
-    # The module alone, by path: `import seq2seq` would also import Keras.
-    setup = (
-        "import importlib.util\n"
-        f"spec = importlib.util.spec_from_file_location('allocator', {allocator.__file__!r})\n"
-        "module = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(module)\n"
-        "assert module.keep_heap({}) is True\n"
-    )
+    # As the command calls it: after the command's imports (Keras and its backend).
+    setup = "import seq2seq.cli\nassert seq2seq.allocator.keep_heap({}) is True\n"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     # glibc's defaults map every block afresh: 516 faults for these ten blocks on the
     # project's machine, where NumPy asks for huge pages (256,000 with 4 KiB pages).
