@@ -13,12 +13,20 @@ the command line does not offer can be compared with `relative = true`:
   line through its last week with a slope of standard deviation `R` ppm/year,
   continued over its targets.
 * `--loss mae`: train on the MAE instead of the MSE.
+* `--input-length N`: input windows of `N` weeks instead of 104 (the
+  validation and test targets stay the same; Holt-Winters is fitted on the
+  longer windows too).
+* `--enso`: a second input feature, the El Niño index of
+  `seq2seq.data.tasks.co2.enso_anomaly` over the input weeks, passed through
+  unprepared; the targets stay CO2 alone.
 
 Each epoch prints the validation MAE in ppm; the epoch with the lowest one is
-kept and the last line (JSON) gives its test MAE. docs/results.md has the
-results.
+kept and the last line (JSON) gives its test MAE, and the MAE of Holt-Winters
+(`seq2seq.forecast_baselines`) fitted on the same validation and test input
+windows, in the same run. docs/results.md has the results.
 
     KERAS_BACKEND=jax python -m benchmarks.co2_windows --prep last --scale 5 --seed 1
+    KERAS_BACKEND=jax python -m benchmarks.co2_windows --enso --seed 2
 """
 
 from __future__ import annotations
@@ -31,21 +39,28 @@ import numpy as np
 
 from seq2seq.commands.train import build_model, seed_everything
 from seq2seq.config import resolve_settings
-from seq2seq.data.tasks.co2 import INPUT_LENGTH, OUTPUT_LENGTH, load_co2
-
-T_IN = np.arange(INPUT_LENGTH, dtype=np.float64)
-T_OUT = np.arange(INPUT_LENGTH, INPUT_LENGTH + OUTPUT_LENGTH, dtype=np.float64)
+from seq2seq.data.tasks.co2 import INPUT_LENGTH, OUTPUT_LENGTH, SEASON_LENGTH, load_co2
+from seq2seq.forecast_baselines import holt_winters
 
 
 def baselines(x: np.ndarray, prep: str) -> tuple[np.ndarray, np.ndarray]:
     """What is subtracted from each window's inputs and targets: `(n, in_len)`, `(n, out_len)`."""
+    length = x.shape[1]
     if prep in ("last", "mean"):
         level = x[:, -1:] if prep == "last" else x.mean(1, keepdims=True)
-        return np.repeat(level, INPUT_LENGTH, 1), np.repeat(level, OUTPUT_LENGTH, 1)
-    centred = T_IN - T_IN.mean()
+        return np.repeat(level, length, 1), np.repeat(level, OUTPUT_LENGTH, 1)
+    t_in = np.arange(length, dtype=np.float64)
+    t_out = np.arange(length, length + OUTPUT_LENGTH, dtype=np.float64)
+    centred = t_in - t_in.mean()
     slope = (x * centred).sum(1, keepdims=True) / (centred**2).sum()
     intercept = x.mean(1, keepdims=True)
-    return intercept + slope * centred, intercept + slope * (T_OUT - T_IN.mean())
+    return intercept + slope * centred, intercept + slope * (t_out - t_in.mean())
+
+
+def holt_winters_mae(x: np.ndarray, y: np.ndarray, std: float) -> float:
+    """Holt-Winters' MAE in ppm, fitted on the CO2 feature of each input window."""
+    forecast, _ = holt_winters(x[..., :1], OUTPUT_LENGTH, SEASON_LENGTH)
+    return float(np.abs(forecast - y).mean() * std)
 
 
 def main() -> None:
@@ -56,25 +71,30 @@ def main() -> None:
     parser.add_argument("--loss", choices=("mse", "mae"), default="mse")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's 30")
+    parser.add_argument("--input-length", type=int, default=INPUT_LENGTH)
+    parser.add_argument("--enso", action="store_true")
     args = parser.parse_args()
 
-    data = load_co2(None, 0)
+    data = load_co2(None, 0, input_length=args.input_length, enso=args.enso)
     std = data["scaling"]["std"]
     splits = {}
     for name in ("train", "validation", "test"):
-        x, y = data[name]["x"][..., 0], data[name]["y"][..., 0]
-        base_in, base_out = baselines(x.astype(np.float64), args.prep)
+        x, y = data[name]["x"], data[name]["y"][..., 0]
+        base_in, base_out = baselines(x[..., 0].astype(np.float64), args.prep)
+        series = ((x[..., 0] - base_in) * args.scale)[..., None]
         splits[name] = {
-            "x": ((x - base_in) * args.scale)[..., None].astype(np.float32),
+            # Any covariate (the El Niño index) follows CO2 unprepared.
+            "x": np.concatenate([series, x[..., 1:]], axis=-1).astype(np.float32),
             "y": ((y - base_out) * args.scale)[..., None].astype(np.float32),
             "base": base_out,
             "target": y,
+            "raw": x,
         }
     settings = resolve_settings({"seed": args.seed, "epochs": args.epochs}, task="co2")
     seed_everything(args.seed)
     train = splits["train"]
     steps = -(-len(train["x"]) // settings["batch_size"])
-    shapes = {"input_dim": 1, "output_dim": 1, "output_length": OUTPUT_LENGTH}
+    shapes = {"input_dim": train["x"].shape[-1], "output_dim": 1, "output_length": OUTPUT_LENGTH}
     model = build_model(settings, shapes, text=False, steps_per_epoch=steps)
     if args.loss != "mse":
         model.compile(optimizer=model.optimizer, loss=args.loss)
@@ -92,20 +112,31 @@ def main() -> None:
         x, y = train["x"][order], train["y"][order]
         if args.aug_trend:
             slope = rng.normal(0.0, args.aug_trend / 52 / std, (len(x), 1)) * args.scale
-            x = x + (slope * (T_IN - T_IN[-1]))[..., None].astype(np.float32)
-            y = y + (slope * (T_OUT - T_IN[-1]))[..., None].astype(np.float32)
+            steps_in = np.arange(1 - args.input_length, 1)
+            x = x.copy()
+            x[..., 0] += (slope * steps_in).astype(np.float32)
+            y = y + (slope * np.arange(1, OUTPUT_LENGTH + 1))[..., None].astype(np.float32)
         model.fit(x, y, batch_size=settings["batch_size"], epochs=1, shuffle=False, verbose=0)
         validation = mae("validation")
         print(f"epoch {epoch + 1} validation MAE {validation:.4f} ppm", flush=True)
         if validation < best:
             best, best_epoch, best_weights = validation, epoch + 1, model.get_weights()
     model.set_weights(best_weights)
+    seconds = time.perf_counter() - started
+    test = mae("test")
+    holt = {
+        name: holt_winters_mae(splits[name]["raw"], splits[name]["target"][..., None], std)
+        for name in ("validation", "test")
+    }
     result = {
         **vars(args),
         "best_epoch": best_epoch,
         "validation_mae": round(best, 4),
-        "test_mae": round(mae("test"), 4),
-        "seconds": round(time.perf_counter() - started),
+        "test_mae": round(test, 4),
+        "validation_holt_winters_mae": round(holt["validation"], 4),
+        "test_holt_winters_mae": round(holt["test"], 4),
+        "test_mae_relative_to_holt_winters": round(test / holt["test"], 3),
+        "seconds": round(seconds),
     }
     print(json.dumps(result))
 

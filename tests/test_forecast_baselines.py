@@ -131,6 +131,17 @@ def test_score_baselines_skips_what_a_short_window_cannot_fit():
     assert "holt_winters" not in notes
 
 
+def test_score_baselines_reads_the_forecast_series_not_the_covariates():
+    series = np.stack([trend_and_sine(12, start=k) for k in range(2)])
+    covariate = np.random.default_rng(0).normal(size=(2, 8, 1)) * 100.0
+    x = np.concatenate([series[:, :8, None], covariate], axis=-1)  # (2, 8, 2)
+    with_covariate, notes = score_baselines(x, series[:, 8:, None], season_length=SEASON)
+    alone, _ = score_baselines(series[:, :8], series[:, 8:], season_length=SEASON)
+    assert with_covariate == pytest.approx(alone)
+    # One fit per window: the covariate is not forecast.
+    assert notes["holt_winters"]["windows"] == 2
+
+
 @pytest.mark.parametrize(
     "call, argument",
     [
@@ -140,6 +151,7 @@ def test_score_baselines_skips_what_a_short_window_cannot_fit():
         (lambda: seasonal_naive_drift(np.ones((1, 6)), 2, season_length=4), "season_length"),
         (lambda: seasonal_naive(np.ones((1, 8)), 2, season_length=True), "season_length"),
         (lambda: score_baselines(np.ones((2, 5)), np.ones((3, 2))), "y"),
+        (lambda: score_baselines(np.ones((2, 5, 1)), np.ones((2, 2, 2))), "y"),
     ],
 )
 def test_bad_arguments_name_themselves(call, argument):

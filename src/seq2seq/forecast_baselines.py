@@ -222,7 +222,9 @@ def score_baselines(
 
     Args:
         x: Input windows, `(n, in_len[, features])`.
-        y: Targets, `(n, out_len[, features])`, the same features as `x`.
+        y: Targets, `(n, out_len[, features])`. They are the first `features`
+            of `x`; any further input features are covariates, which no
+            baseline reads or forecasts.
         season_length: Steps per season, or `None` when the data has no known season.
 
     Returns:
@@ -241,11 +243,13 @@ def score_baselines(
     """
     x = _windows(x)
     y = _windows(y)
-    if y.shape[0] != x.shape[0] or y.shape[2] != x.shape[2]:
+    if y.shape[0] != x.shape[0] or y.shape[2] > x.shape[2]:
         raise ValueError(
             "Invalid value for argument `y`. Expected shape (n, out_len, features) with "
-            f"n={x.shape[0]} and features={x.shape[2]}, as `x`. Received: y with shape {y.shape}"
+            f"n={x.shape[0]} and features <= {x.shape[2]}, the features of `x`. "
+            f"Received: y with shape {y.shape}"
         )
+    x = x[..., : y.shape[2]]  # the forecast series; any further inputs are covariates
     horizon = y.shape[1]
     forecasts = {"naive": last_value(x, horizon)}
     notes: dict[str, Any] = {"season_length": season_length}

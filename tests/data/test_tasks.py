@@ -9,7 +9,14 @@ import pytest
 
 import seq2seq.data.tasks as tasks_module
 from seq2seq.data.tasks import TASKS, Task, get_task
-from seq2seq.data.tasks.co2 import INPUT_LENGTH, OUTPUT_LENGTH, weekly_series
+from seq2seq.data.tasks.co2 import (
+    INPUT_LENGTH,
+    OUTPUT_LENGTH,
+    SPLIT_POINTS,
+    enso_anomaly,
+    load_co2,
+    weekly_series,
+)
 from seq2seq.data.tasks.dates import FORMATS
 from seq2seq.data.tasks.g2p import pronunciations, word_split
 
@@ -193,6 +200,51 @@ def test_co2_windows():
     assert 300 < mean < 360
     smaller = get_task("co2").load(num_examples=100)
     assert 95 <= sum(len(smaller[s]["t"]) for s in SPLITS) <= 105
+
+
+def test_co2_longer_windows_keep_the_held_out_targets():
+    short, long = load_co2(None, 0), load_co2(None, 0, input_length=156)
+    raw, _ = weekly_series()
+    for split in ("validation", "test"):
+        np.testing.assert_array_equal(short[split]["t"], long[split]["t"])
+        np.testing.assert_array_equal(short[split]["y"], long[split]["y"])
+        assert long[split]["x"].shape == (len(long[split]["t"]), 156, 1)
+    # The longer windows end where the short ones do.
+    np.testing.assert_array_equal(long["test"]["x"][:, -104:], short["test"]["x"])
+    assert long["train"]["t"][0] == 156 and long["input_length"] == 156
+    assert len(long["train"]["t"]) == len(short["train"]["t"]) - 52
+    with pytest.raises(ValueError, match="argument `input_length`.*Received: input_length=0"):
+        load_co2(None, 0, input_length=0)
+
+
+def test_co2_enso_is_a_second_input_over_the_input_weeks_only():
+    plain, data = load_co2(None, 0), load_co2(None, 0, enso=True)
+    _, dates = weekly_series()
+    index = enso_anomaly(dates, int(len(dates) * SPLIT_POINTS[0]))
+    for split in SPLITS:
+        x, t = data[split]["x"], data[split]["t"]
+        assert x.shape == (len(t), INPUT_LENGTH, 2) and x.dtype == np.float32
+        # CO2 first, as without the index; the targets are CO2 alone.
+        np.testing.assert_array_equal(x[..., :1], plain[split]["x"])
+        np.testing.assert_array_equal(data[split]["y"], plain[split]["y"])
+        i = len(t) // 2
+        np.testing.assert_allclose(x[i, :, 1], index[t[i] - INPUT_LENGTH : t[i]], rtol=1e-6)
+    # Standardised on the training years.
+    train_weeks = int(len(dates) * SPLIT_POINTS[0])
+    assert abs(index[:train_weeks].mean()) < 0.05 and abs(index[:train_weeks].std() - 1) < 0.05
+    # The 1997-98 El Nino: the index passes 2.5 standard deviations by late 1997.
+    assert index[dates.index("1997-12-06")] > 2.5
+
+
+def test_enso_anomaly_reads_only_months_ended_before_each_week():
+    _, dates = weekly_series()
+    index = dict(zip(dates, enso_anomaly(dates, int(len(dates) * SPLIT_POINTS[0]))))
+    # Every week of January 1997 sees December 1996; the first of February sees January.
+    january = [index[date] for date in dates if date.startswith("1997-01")]
+    assert len(january) == 4 and len(set(january)) == 1
+    assert index["1997-02-01"] != january[0]
+    with pytest.raises(ValueError, match="argument `dates`.*Received: dates from 1949-12-03"):
+        enso_anomaly(("1949-12-03", "1950-03-04"), 1)
 
 
 def test_light_modules_do_not_import_keras():
