@@ -18,7 +18,8 @@ the command line does not offer can be compared with `relative = true`:
   longer windows too).
 * `--enso`: a second input feature, the El Niño index of
   `seq2seq.data.tasks.co2.enso_anomaly` over the input weeks, passed through
-  unprepared; the targets stay CO2 alone.
+  unprepared; the targets stay CO2 alone. `--enso-scale S` multiplies it by
+  `S`; `--dropout D` trains with that dropout rate.
 
 Each epoch prints the validation MAE in ppm; the epoch with the lowest one is
 kept and the last line (JSON) gives its test MAE, and the MAE of Holt-Winters
@@ -73,6 +74,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's 30")
     parser.add_argument("--input-length", type=int, default=INPUT_LENGTH)
     parser.add_argument("--enso", action="store_true")
+    parser.add_argument("--enso-scale", type=float, default=1.0)
+    parser.add_argument("--dropout", type=float, default=None, help="default: the recipe's 0")
     args = parser.parse_args()
 
     data = load_co2(None, 0, input_length=args.input_length, enso=args.enso)
@@ -84,13 +87,14 @@ def main() -> None:
         series = ((x[..., 0] - base_in) * args.scale)[..., None]
         splits[name] = {
             # Any covariate (the El Niño index) follows CO2 unprepared.
-            "x": np.concatenate([series, x[..., 1:]], axis=-1).astype(np.float32),
+            "x": np.concatenate([series, x[..., 1:] * args.enso_scale], axis=-1).astype(np.float32),
             "y": ((y - base_out) * args.scale)[..., None].astype(np.float32),
             "base": base_out,
             "target": y,
             "raw": x,
         }
-    settings = resolve_settings({"seed": args.seed, "epochs": args.epochs}, task="co2")
+    given = {"seed": args.seed, "epochs": args.epochs, "dropout": args.dropout}
+    settings = resolve_settings(given, task="co2")
     seed_everything(args.seed)
     train = splits["train"]
     steps = -(-len(train["x"]) // settings["batch_size"])

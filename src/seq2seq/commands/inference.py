@@ -82,6 +82,12 @@ def check_compatible(model: keras.Model, model_path: str, dataset: Dataset) -> N
                 f"{dataset.description}: array 'x' has {x.shape[-1]} features, the model "
                 f"expects {model.input_dim}"
             )
+        y = dataset.splits["test"]["y"]
+        if y.shape[-1] != model.output_dim:
+            raise CommandError(
+                f"{dataset.description}: array 'y' has {y.shape[-1]} features, the model "
+                f"outputs {model.output_dim}"
+            )
 
 
 def _generate(
@@ -128,19 +134,40 @@ def predict_texts(
     return predictions, attention
 
 
-def relative_inputs(x: np.ndarray, y: np.ndarray | None = None) -> tuple:
-    """Subtracts each input's last step from `x` (and `y`): `(x', y', last)`.
+def relative_inputs(
+    x: np.ndarray, y: np.ndarray | None = None, output_features: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Makes the forecast series relative to their last input step: `(x', y', last)`.
 
-    A model trained on these learns changes from the last known value, which
-    carry over to levels never seen in training (a trending series).
+    The first `output_features` input features are the series being
+    forecast: their last step, `last` `(n, 1, output_features)`, is
+    subtracted from them in `x` and from `y`. Any further input features are
+    covariates (an index known over the input window, say) and pass through
+    unchanged. A model trained on these learns changes from the last known
+    value, which carry over to levels never seen in training (a trending
+    series); add `last` back to its outputs.
+
+    Args:
+        x: Inputs, `(n, in_len, input_features)`.
+        y: Targets, `(n, out_len, output_features)`, or `None`.
+        output_features: How many of the first input features are forecast;
+            defaults to `y`'s features, else every input feature.
+
+    Raises:
+        CommandError: `x` has fewer features than are forecast.
     """
-    if y is not None and x.shape[-1] != y.shape[-1]:
+    if output_features is None:
+        output_features = x.shape[-1] if y is None else y.shape[-1]
+    if x.shape[-1] < output_features:
         raise CommandError(
-            f"--relative needs inputs and outputs with the same number of features; "
-            f"found {x.shape[-1]} and {y.shape[-1]}"
+            f"--relative: expected at least as many input as output features (the first "
+            f"{output_features} inputs are the series forecast, any others covariates); "
+            f"received {x.shape[-1]} input and {output_features} output features"
         )
-    last = x[:, -1:, :]  # (n, 1, features)
-    return x - last, None if y is None else y - last, last
+    last = x[:, -1:, :output_features]  # (n, 1, output_features)
+    series = x[..., :output_features] - last
+    shifted = np.concatenate([series, x[..., output_features:]], axis=-1)
+    return shifted, None if y is None else y - last, last
 
 
 def predict_values(
@@ -151,12 +178,13 @@ def predict_values(
 ) -> np.ndarray:
     """The free-running prediction of a real-valued model: `(n, output_length, output_dim)`.
 
-    With `relative=True` the model sees `x` minus its last step and its
-    outputs are shifted back by it (see `relative_inputs`).
+    With `relative=True` the model sees `x` with its first `output_dim`
+    features minus their last step (the others, covariates, unchanged) and
+    its outputs are shifted back by that step (see `relative_inputs`).
     """
     if not relative:
         return np.asarray(_generate(model, x, 1, batch_size)["outputs"])
-    shifted, _, last = relative_inputs(x)
+    shifted, _, last = relative_inputs(x, output_features=model.output_dim)
     return np.asarray(_generate(model, shifted, 1, batch_size)["outputs"]) + last
 
 
@@ -239,7 +267,8 @@ def score_split(
     Returns:
         `{"data", "split", "examples", "metrics"}` plus `"level"` and `"beam"`
         for text. Real-valued scores are the model's MSE and MAE and, when
-        input and output features match, those of the baselines of
+        input and output features match (or, with `relative`, the inputs
+        add covariates after the forecast series), those of the baselines of
         `seq2seq.forecast_baselines` computed on the same windows: the naive
         (last value) forecast always, and for a task with a season length
         (`co2`) the seasonal naive forecast, with drift, and Holt-Winters,
@@ -272,7 +301,8 @@ def score_split(
     x, y = part["x"], part["y"]
     predicted = predict_values(model, x, batch_size=batch_size, relative=relative)
     scores = metrics.regression_metrics(y, predicted)
-    if x.shape[-1] == y.shape[-1]:
+    # With covariates (`relative` only), the baselines forecast the first features alone.
+    if x.shape[-1] == y.shape[-1] or (relative and x.shape[-1] > y.shape[-1]):
         season_length = get_task(dataset.task).season_length if dataset.task else None
         baseline_scores, notes = forecast_baselines.score_baselines(x, y, season_length)
         scores.update(baseline_scores)

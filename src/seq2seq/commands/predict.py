@@ -104,6 +104,10 @@ def predict(
                 f"{model_path}: the model reads real-valued arrays; give them with --file X.npz"
             )
         x = read_inputs(file)
+        if x.shape[-1] != model.input_dim:
+            raise CommandError(
+                f"{file}: array 'x' has {x.shape[-1]} features, the model expects {model.input_dim}"
+            )
         relative = bool(inference.recorded_settings(model_path).get("relative"))
         for row in inference.predict_values(model, x, batch_size=batch_size, relative=relative):
             print(_format_values(row))
