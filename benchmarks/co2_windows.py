@@ -20,6 +20,10 @@ the command line does not offer can be compared with `relative = true`:
   `seq2seq.data.tasks.co2.enso_anomaly` over the input weeks, passed through
   unprepared; the targets stay CO2 alone. `--enso-scale S` multiplies it by
   `S`; `--dropout D` trains with that dropout rate.
+* `--ridge`: instead of the model, ridge regression from the prepared CO2
+  inputs (and every 4th week of the covariate, from the last) to the 52
+  prepared targets, its penalty chosen on validation MAE (not this library:
+  how much a linear forecast gets from the same windows).
 
 Each epoch prints the validation MAE in ppm; the epoch with the lowest one is
 kept and the last line (JSON) gives its test MAE, and the MAE of Holt-Winters
@@ -64,6 +68,34 @@ def holt_winters_mae(x: np.ndarray, y: np.ndarray, std: float) -> float:
     return float(np.abs(forecast - y).mean() * std)
 
 
+RIDGE_PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+
+
+def ridge_maes(splits: dict, std: float, scale: float) -> tuple[float, float, float]:
+    """Ridge regression's validation and test MAE in ppm, and the penalty chosen on validation."""
+
+    def features(part: dict) -> np.ndarray:
+        covariate = part["x"][:, ::-4, 1:].reshape(len(part["x"]), -1)  # every 4th week
+        return np.concatenate([part["x"][..., 0], covariate], axis=1).astype(np.float64)
+
+    train = features(splits["train"])
+    mean = train.mean(0)
+    design = np.c_[train - mean, np.ones(len(train))]
+    best = (np.inf, np.inf, 0.0)
+    for penalty in RIDGE_PENALTIES:
+        gram = design.T @ design + penalty * np.eye(design.shape[1])
+        weights = np.linalg.solve(gram, design.T @ splits["train"]["y"][..., 0])
+        maes = []
+        for name in ("validation", "test"):
+            part = splits[name]
+            x = features(part)
+            predicted = np.c_[x - mean, np.ones(len(x))] @ weights
+            maes.append(float(np.abs(predicted / scale + part["base"] - part["target"]).mean()))
+        if maes[0] * std < best[0]:
+            best = (maes[0] * std, maes[1] * std, penalty)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prep", choices=("last", "mean", "linear"), default="last")
@@ -76,6 +108,7 @@ def main() -> None:
     parser.add_argument("--enso", action="store_true")
     parser.add_argument("--enso-scale", type=float, default=1.0)
     parser.add_argument("--dropout", type=float, default=None, help="default: the recipe's 0")
+    parser.add_argument("--ridge", action="store_true")
     args = parser.parse_args()
 
     data = load_co2(None, 0, input_length=args.input_length, enso=args.enso)
@@ -93,6 +126,14 @@ def main() -> None:
             "target": y,
             "raw": x,
         }
+    holt = {
+        name: holt_winters_mae(splits[name]["raw"], splits[name]["target"][..., None], std)
+        for name in ("validation", "test")
+    }
+    if args.ridge:
+        validation, test, penalty = ridge_maes(splits, std, args.scale)
+        report(args, holt, validation, test, {"penalty": penalty})
+        return
     given = {"seed": args.seed, "epochs": args.epochs, "dropout": args.dropout}
     settings = resolve_settings(given, task="co2")
     seed_everything(args.seed)
@@ -127,20 +168,22 @@ def main() -> None:
             best, best_epoch, best_weights = validation, epoch + 1, model.get_weights()
     model.set_weights(best_weights)
     seconds = time.perf_counter() - started
-    test = mae("test")
-    holt = {
-        name: holt_winters_mae(splits[name]["raw"], splits[name]["target"][..., None], std)
-        for name in ("validation", "test")
-    }
+    extra = {"best_epoch": best_epoch, "seconds": round(seconds)}
+    report(args, holt, best, mae("test"), extra)
+
+
+def report(
+    args: argparse.Namespace, holt: dict[str, float], validation: float, test: float, extra: dict
+) -> None:
+    """Prints the result line (JSON): the MAEs in ppm, Holt-Winters' on the same windows."""
     result = {
         **vars(args),
-        "best_epoch": best_epoch,
-        "validation_mae": round(best, 4),
+        **extra,
+        "validation_mae": round(validation, 4),
         "test_mae": round(test, 4),
         "validation_holt_winters_mae": round(holt["validation"], 4),
         "test_holt_winters_mae": round(holt["test"], 4),
         "test_mae_relative_to_holt_winters": round(test / holt["test"], 3),
-        "seconds": round(seconds),
     }
     print(json.dumps(result))
 
