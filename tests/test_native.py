@@ -59,3 +59,42 @@ def test_disabled_by_the_environment(fresh, monkeypatch):
     monkeypatch.setenv("SEQ2SEQ_NATIVE", "0")
     assert native.lstm_library() is None
     assert not list(fresh.iterdir())
+
+
+def test_onednn_enabled_reads_the_environment():
+    from seq2seq.native import onednn
+
+    assert onednn.onednn_enabled({}) is True
+    assert onednn.onednn_enabled({"SEQ2SEQ_ONEDNN": "0"}) is False
+    assert onednn.onednn_enabled({"SEQ2SEQ_NATIVE": "0"}) is False
+    with pytest.raises(ValueError, match=r"SEQ2SEQ_ONEDNN must be '0' or '1'.*'no'"):
+        onednn.onednn_enabled({"SEQ2SEQ_ONEDNN": "no"})
+
+
+def test_onednn_without_its_wheel_warns_and_falls_back(monkeypatch):
+    from seq2seq.native import onednn
+
+    def missing(distribution, suffix):
+        raise onednn.metadata.PackageNotFoundError(distribution)
+
+    monkeypatch.setattr(onednn, "_STATE", {})
+    monkeypatch.setattr(onednn, "_wheel_file", missing)
+    with pytest.warns(RuntimeWarning, match=r"oneDNN kernels could not be loaded"):
+        assert onednn.onednn_library() is None
+    assert onednn.onednn_library() is None  # decided once per process
+
+
+@needs_compiler
+def test_onednn_builds_into_the_cache(fresh, monkeypatch):
+    from seq2seq.native import onednn
+
+    monkeypatch.setattr(onednn, "_STATE", {})
+    try:
+        onednn._wheel_file("onednn", "libdnnl.so.3")
+    except (OSError, onednn.metadata.PackageNotFoundError):
+        pytest.skip("the onednn wheel is not installed")
+    library = onednn.onednn_library()
+    assert library is not None
+    assert len(list(fresh.glob("onednn_rnn-*.so"))) == 1
+    assert library.workspace_size(1, False, False, 5, 3, 4, 8) > 0  # GRU, float32
+    assert library.workspace_size(0, True, True, 5, 3, 4, 8) > 0  # LSTM, bfloat16

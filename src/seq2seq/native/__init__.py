@@ -12,6 +12,7 @@ first time a process needs it, into a cache directory (`SEQ2SEQ_CACHE_DIR`, else
 `$XDG_CACHE_HOME/seq2seq`, else `~/.cache/seq2seq`), keyed by the source, jaxlib's
 version, the compiler and the CPU's features. Without a compiler, or with
 `SEQ2SEQ_NATIVE=0`, `lstm_library()` returns None and callers keep their XLA path.
+`onednn` builds `onednn_rnn.cc`, oneDNN's LSTM and GRU, the same way (`load`).
 """
 
 import ctypes
@@ -68,41 +69,43 @@ def _cpu_features() -> str:
     return platform.processor()
 
 
-def _compile_command(compiler, source, include, output):
+def _compile_command(compiler, source, include, output, flags=()):
     return [
         compiler, "-O3", "-march=native", "-std=c++17", "-shared", "-fPIC",
-        "-w", f"-I{include}", source, "-o", output,
+        "-w", f"-I{include}", source, "-o", output, *flags,
     ]  # fmt: skip
 
 
-def _build(compiler) -> str:
-    """Compiles `lstm.cc` into the cache (once per key) and returns the library's path."""
+def _build(compiler, name=_SOURCE, flags=()) -> str:
+    """Compiles the source `name` (with extra compiler `flags`, such as a library to link)
+    into the cache (once per key) and returns the library's path."""
     import jax.ffi
     import jaxlib
 
-    source = resources.files(__package__).joinpath(_SOURCE).read_bytes()
+    source = resources.files(__package__).joinpath(name).read_bytes()
+    stem = name.rsplit(".", 1)[0]
     include = jax.ffi.include_dir()
     key = hashlib.sha256()
     for part in (
         source,
         jaxlib.__version__.encode(),
         os.path.realpath(shutil.which(compiler) or compiler).encode(),
-        " ".join(_compile_command(compiler, "", include, "")).encode(),
+        " ".join(_compile_command(compiler, "", include, "", flags)).encode(),
         _cpu_features().encode(),
     ):
         key.update(part + b"\0")
     directory = cache_dir()
-    path = os.path.join(directory, f"lstm-{key.hexdigest()[:16]}.so")
+    path = os.path.join(directory, f"{stem}-{key.hexdigest()[:16]}.so")
     if os.path.exists(path):
         return path
     os.makedirs(directory, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory) as scratch:
-        source_path = os.path.join(scratch, _SOURCE)
+        source_path = os.path.join(scratch, name)
         with open(source_path, "wb") as file:
             file.write(source)
-        built = os.path.join(scratch, "lstm.so")
+        built = os.path.join(scratch, f"{stem}.so")
         result = subprocess.run(
-            _compile_command(compiler, source_path, include, built),
+            _compile_command(compiler, source_path, include, built, flags),
             capture_output=True,
             text=True,
         )
@@ -110,6 +113,36 @@ def _build(compiler) -> str:
             raise RuntimeError(f"{compiler} failed: {result.stderr[-2000:]}")
         os.replace(built, path)  # atomic: concurrent processes see all or nothing
     return path
+
+
+def compiler():
+    """The C++ compiler: `CXX`, else the first of `c++`, `g++`, `clang++` found, or None."""
+    return os.environ.get("CXX") or next(
+        (c for c in ("c++", "g++", "clang++") if shutil.which(c)), None
+    )
+
+
+def load(name, targets, flags=()):
+    """Builds the source `name` (see `_build`), loads it and registers its FFI `targets`
+    (`{target name: symbol}`) with JAX; returns the loaded `ctypes` library.
+
+    Raises:
+        OSError, RuntimeError, AttributeError: Where no compiler is found, the build fails
+            or the library lacks a symbol.
+    """
+    import jax.ffi
+
+    cxx = compiler()
+    if cxx is None:
+        raise RuntimeError("no C++ compiler found (CXX, c++, g++, clang++)")
+    library = ctypes.cdll.LoadLibrary(_build(cxx, name, flags))
+    for target, symbol in targets.items():
+        if target not in _REGISTERED:  # XLA refuses a second handler for a name
+            jax.ffi.register_ffi_target(
+                target, jax.ffi.pycapsule(getattr(library, symbol)), platform="cpu"
+            )
+            _REGISTERED[target] = library
+    return library
 
 
 def lstm_library():
@@ -122,20 +155,9 @@ def lstm_library():
     if "lstm" in _STATE:
         return _STATE["lstm"]
     targets = None
-    compiler = os.environ.get("CXX") or next(
-        (c for c in ("c++", "g++", "clang++") if shutil.which(c)), None
-    )
-    if native_enabled() and compiler is not None:
+    if native_enabled() and compiler() is not None:
         try:
-            import jax.ffi
-
-            library = ctypes.cdll.LoadLibrary(_build(compiler))
-            for target, symbol in _TARGETS.items():
-                if target not in _REGISTERED:  # XLA refuses a second handler for a name
-                    jax.ffi.register_ffi_target(
-                        target, jax.ffi.pycapsule(getattr(library, symbol)), platform="cpu"
-                    )
-                    _REGISTERED[target] = library
+            load(_SOURCE, _TARGETS)
             targets = tuple(_TARGETS)
         except (OSError, RuntimeError, AttributeError) as error:
             warnings.warn(

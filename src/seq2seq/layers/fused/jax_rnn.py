@@ -1,15 +1,17 @@
 """The fused recurrences on the JAX backend (see `seq2seq.layers.fused`).
 
-`lstm` runs inputs already projected through `jax_lstm`'s custom VJP, whose kernel
-gradient is one matrix multiply after the loop; the layer projects every step in one
-matrix multiply before it, so inputs that are not projected are declined.
-`scan_deferring_kernels` gives the teacher-forced decoder's loop the same treatment.
-There is no fused GRU. Everything is float32: mixed precision keeps the generic loops.
+float32 `lstm` runs inputs already projected through `jax_lstm`'s custom VJP, whose
+kernel gradient is one matrix multiply after the loop; the layer projects every step in
+one matrix multiply before it, so float32 inputs that are not projected are declined.
+`gru` (float32, bfloat16) and bfloat16 `lstm` run inputs not yet projected on oneDNN
+(`jax_onednn`), unmasked; the rest is declined. `scan_deferring_kernels` gives the
+teacher-forced decoder's loop the same treatment as the float32 LSTM.
 """
 
 import jax
 import jax.numpy as jnp
 
+from seq2seq.layers.fused import jax_onednn
 from seq2seq.layers.fused.jax_lstm import kernel_gradient, lstm_sequence
 
 
@@ -29,6 +31,15 @@ def lstm(
     unroll=False,
     length=None,
 ):
+    if (
+        kernel is not None
+        and kernel.dtype == jnp.bfloat16
+        and jax_onednn.applies(kernel, recurrent_kernel, inputs, mask)
+    ):
+        return jax_onednn.sequence(
+            "lstm", inputs, initial_state, kernel, recurrent_kernel,
+            bias.reshape(4, -1), go_backwards,
+        )  # fmt: skip
     arrays = [inputs, *initial_state, recurrent_kernel]
     if kernel is not None or not all(runs_projected("lstm", a.dtype) for a in arrays):
         raise NotImplementedError
@@ -44,8 +55,29 @@ def lstm(
     )
 
 
-def gru(inputs, initial_state, recurrent_kernel, recurrent_bias, **kwargs):
-    raise NotImplementedError
+def gru(
+    inputs,
+    initial_state,
+    recurrent_kernel,
+    recurrent_bias,
+    kernel=None,
+    bias=None,
+    mask=None,
+    go_backwards=False,
+    unroll=False,
+    length=None,
+):
+    if not jax_onednn.applies(kernel, recurrent_kernel, inputs, mask):
+        raise NotImplementedError
+    units = recurrent_kernel.shape[0]
+    # oneDNN's linear-before-reset bias: the update and reset gates' two biases summed,
+    # then the candidate's input and recurrent biases apart.
+    both = bias[: 2 * units] + recurrent_bias[: 2 * units]
+    merged = jnp.concatenate([both, bias[2 * units :], recurrent_bias[2 * units :]])
+    return jax_onednn.sequence(
+        "gru", inputs, initial_state, kernel, recurrent_kernel,
+        merged.reshape(4, units), go_backwards,
+    )  # fmt: skip
 
 
 def scan_deferring_kernels(body, init, xs, kernels, unroll=1):

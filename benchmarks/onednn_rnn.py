@@ -1,0 +1,166 @@
+"""Microbenchmark: one LSTM or GRU layer, forward and backward, on oneDNN and the rest.
+
+Per call (jitted forward + backward of one `Recurrent` layer, gradients of the inputs,
+initial state and weights) at batch 64, length 20, features 32, hidden 64/256/512, in
+float32 and bfloat16 (`mixed_bfloat16`), with the paths measured in the same run,
+interleaved repeat by repeat:
+
+- `onednn`: the layer on `seq2seq.native.onednn` (the float32 LSTM routed there too);
+- `existing`: the paths before oneDNN: the float32 LSTM on `seq2seq.native`'s loops,
+  everything else on the `keras.ops` loop (`lax.scan`);
+- `torch`: `torch.nn.LSTM`/`torch.nn.GRU`, float32 or under `torch.autocast` bfloat16.
+
+Each path runs in its own process, one after the other for each cell and dtype: in one
+process oneDNN's TBB workers, XLA's threads and PyTorch's OpenMP threads wait for work
+by spinning, and on a small machine each slows the others several-fold.
+
+Run from the repository root on an otherwise idle machine:
+``KERAS_BACKEND=jax python -m benchmarks.onednn_rnn [--repeats 30] [--output FILE]``.
+Prints milliseconds (medians) and the ratios `torch / onednn` and `existing / onednn`
+(above 1: oneDNN faster).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+BATCH, LENGTH, FEATURES = 64, 20, 32
+
+
+def jax_step(cell, units, dtype, mode):
+    """A jitted `f(weights, x, h0)` returning the gradients, for `mode` (see above)."""
+    import jax
+    import keras
+
+    from seq2seq.layers.fused import jax_onednn, jax_rnn
+    from seq2seq.layers.recurrent import Recurrent
+
+    policy = "mixed_bfloat16" if dtype == "bfloat16" else "float32"
+    layer = Recurrent(units, cell=cell, return_sequences=True, dtype=policy)
+    layer.build((BATCH, LENGTH, FEATURES))
+    weights = [v.value for v in layer.trainable_variables]
+    lstm, applies = jax_rnn.lstm, jax_onednn.applies
+
+    def onednn_lstm(inputs, initial_state, recurrent_kernel, kernel=None, bias=None, **kw):
+        if kernel is None or not applies(kernel, recurrent_kernel, inputs, kw.get("mask")):
+            raise NotImplementedError
+        return jax_onednn.sequence(
+            "lstm", inputs, initial_state, kernel, recurrent_kernel, bias.reshape(4, -1),
+            kw.get("go_backwards", False),
+        )  # fmt: skip
+
+    def loss(weights, x, initial):
+        (outputs, states), _ = layer.stateless_call(weights, [], x, initial_state=initial)
+        return outputs.astype("float32").sum() + states[0].astype("float32").sum()
+
+    grad = jax.grad(loss, argnums=(0, 1, 2))
+    # Trace now, under the mode's dispatch; the compiled function keeps it.
+    if mode == "onednn":
+        jax_rnn.lstm = onednn_lstm
+    else:
+        jax_onednn.applies = lambda *args: False
+    try:
+        x = keras.random.normal((BATCH, LENGTH, FEATURES))
+        initial = [keras.ops.zeros((BATCH, units)) for _ in range(2 if cell == "lstm" else 1)]
+        compiled = jax.jit(grad).lower(weights, x, initial).compile()
+    finally:
+        jax_rnn.lstm, jax_onednn.applies = lstm, applies
+
+    def run():
+        jax.block_until_ready(compiled(weights, x, initial))
+
+    return run
+
+
+def torch_step(cell, units, dtype):
+    import torch
+
+    module = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(FEATURES, units, batch_first=True)
+    x = torch.randn(BATCH, LENGTH, FEATURES, requires_grad=True)
+
+    def run():
+        module.zero_grad(set_to_none=True)
+        x.grad = None
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
+            outputs, _ = module(x)
+            loss = outputs.float().sum()
+        loss.backward()
+
+    return run
+
+
+def measure(runs, repeats, warmup=1.0):
+    """Median seconds per call of each of `runs` (by name), interleaved per repeat, after
+    `warmup` seconds (and at least 3 calls) of each."""
+    times = {name: [] for name in runs}
+    for run in runs.values():
+        start, calls = time.perf_counter(), 0
+        while calls < 3 or time.perf_counter() - start < warmup:
+            run()
+            calls += 1
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def worker(path, cell, dtype, units, repeats):
+    """Median milliseconds per call of `path` at each of `units`, in this process."""
+    results = {}
+    for size in units:
+        run = (
+            torch_step(cell, size, dtype) if path == "torch" else jax_step(cell, size, dtype, path)
+        )
+        results[size] = measure({path: run}, repeats)[path] * 1e3
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--units", type=int, nargs="+", default=[64, 256, 512])
+    parser.add_argument("--cells", nargs="+", default=["lstm", "gru"])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--output", help="write the records as JSON here")
+    parser.add_argument(
+        "--worker", nargs=3, metavar=("PATH", "CELL", "DTYPE"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(*args.worker, args.units, args.repeats)))
+        return
+    records = []
+    print("cell  dtype     units  onednn_ms  existing_ms  torch_ms  torch/onednn  existing/onednn")
+    for cell in args.cells:
+        for dtype in args.dtypes:
+            ms = {}
+            for path in ("onednn", "existing", "torch"):
+                command = [sys.executable, "-m", "benchmarks.onednn_rnn", "--worker", path, cell,
+                           dtype, "--repeats", str(args.repeats), "--units", *map(str, args.units)]  # fmt: skip
+                done = subprocess.run(command, capture_output=True, text=True, check=True)
+                ms[path] = json.loads(done.stdout.strip().splitlines()[-1])
+            for units in args.units:
+                row = {path: ms[path][str(units)] for path in ms}
+                records.append({"cell": cell, "dtype": dtype, "units": units, "batch": BATCH,
+                                "length": LENGTH, "features": FEATURES, "ms": row})  # fmt: skip
+                print(
+                    f"{cell:5} {dtype:9} {units:5}  {row['onednn']:9.2f}  {row['existing']:11.2f}"
+                    f"  {row['torch']:8.2f}  {row['torch'] / row['onednn']:12.2f}"
+                    f"  {row['existing'] / row['onednn']:15.2f}",
+                    flush=True,
+                )
+    if args.output:
+        with open(args.output, "w") as file:
+            json.dump(records, file, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""oneDNN's LSTM and GRU on the JAX backend: a custom VJP around `seq2seq.native.onednn`.
+
+One FFI call runs the whole forward sequence, input projection included, and leaves a
+workspace; one call runs the whole backward sequence from it and gives the gradients of
+the inputs, the initial states, both kernels and the bias. `jax_rnn` calls `sequence`
+where it applies (`applies`): on the CPU, one device, no `keras.distribution`, float32
+or bfloat16 kernels, no mask; otherwise the layers keep their XLA loops.
+
+In bfloat16 oneDNN carries `h` in bfloat16 between steps (the generic loop keeps it in
+float32), the LSTM's `c` in float32, and computes the gradients in float32.
+"""
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+from seq2seq.native import onednn
+
+_CELLS = {"lstm": 0, "gru": 1}
+
+
+def applies(kernel, recurrent_kernel, inputs, mask) -> bool:
+    """Whether oneDNN runs this recurrence (else the caller declines)."""
+    dtypes = (jnp.float32, jnp.bfloat16)
+    return (
+        mask is None
+        and kernel is not None
+        and kernel.dtype in dtypes
+        and recurrent_kernel.dtype == kernel.dtype
+        and inputs.ndim == 3
+        and all(isinstance(d, int) and d > 0 for d in inputs.shape)
+        and jax.default_backend() == "cpu"
+        and keras.distribution.distribution() is None
+        and onednn.onednn_library() is not None
+    )
+
+
+def _workspace(cell, reverse, x, units):
+    size = onednn.onednn_library().workspace_size(
+        _CELLS[cell], reverse, x.dtype == jnp.bfloat16, *x.shape, units
+    )
+    if size < 0:
+        raise NotImplementedError  # no oneDNN primitive for this problem
+    return jax.ShapeDtypeStruct((size,), jnp.uint8)
+
+
+def _forward(cell, reverse, x, h0, c0, w_layer, w_iter, bias):
+    steps, batch, _ = x.shape
+    units = w_iter.shape[0]
+    state = jax.ShapeDtypeStruct((batch, units), x.dtype)
+    results = [jax.ShapeDtypeStruct((steps, batch, units), x.dtype), state]
+    if cell == "lstm":
+        results.append(jax.ShapeDtypeStruct((batch, units), jnp.float32))
+    results.append(_workspace(cell, reverse, x, units))
+    states = (h0,) if c0 is None else (h0, c0)
+    return jax.ffi.ffi_call(onednn.OnednnLibrary.forward, tuple(results), vmap_method="sequential")(
+        x, *states, w_layer, w_iter, bias, cell=np.int64(_CELLS[cell]), reverse=reverse
+    )
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _rnn(cell, reverse, x, h0, c0, w_layer, w_iter, bias):
+    outputs = _forward(cell, reverse, x, h0, c0, w_layer, w_iter, bias)
+    return tuple(outputs[:-1])
+
+
+def _rnn_fwd(cell, reverse, x, h0, c0, w_layer, w_iter, bias):
+    outputs = _forward(cell, reverse, x, h0, c0, w_layer, w_iter, bias)
+    return tuple(outputs[:-1]), (x, h0, c0, w_layer, w_iter, bias, *outputs)
+
+
+def _rnn_bwd(cell, reverse, residuals, cotangents):
+    x, h0, c0, w_layer, w_iter, bias, *outputs = residuals
+    f32 = [a.astype(jnp.float32) for a in cotangents]
+    inputs = [x, h0, *([c0] if cell == "lstm" else []), w_layer, w_iter, bias, *outputs, *f32]
+    primals = [x, h0, *([c0] if cell == "lstm" else []), w_layer, w_iter, bias]
+    grads = jax.ffi.ffi_call(
+        onednn.OnednnLibrary.backward,
+        tuple(jax.ShapeDtypeStruct(a.shape, jnp.float32) for a in primals),
+        vmap_method="sequential",
+    )(*inputs, cell=np.int64(_CELLS[cell]), reverse=reverse)
+    grads = [g.astype(a.dtype) for g, a in zip(grads, primals)]
+    if cell == "lstm":
+        return tuple(grads)
+    d_x, d_h0, *rest = grads
+    return (d_x, d_h0, None, *rest)
+
+
+_rnn.defvjp(_rnn_fwd, _rnn_bwd)
+
+
+def sequence(cell, inputs, initial_state, kernel, recurrent_kernel, bias, reverse):
+    """Runs `cell` (`"lstm"` or `"gru"`) over batch-major `inputs` with oneDNN.
+
+    Args:
+        cell: `"lstm"` or `"gru"`.
+        inputs: `(batch, time, features)`, cast to the kernels' dtype.
+        initial_state: `[h]` or `[h, c]`, `(batch, units)` each.
+        kernel: `(features, gates * units)`, float32 or bfloat16.
+        recurrent_kernel: `(units, gates * units)`, the kernel's dtype.
+        bias: `(4, units)` float32, oneDNN's bias (for the GRU, the input and recurrent
+            biases of the update and reset gates summed, then the candidate's two).
+        reverse: Process from the last step; outputs keep input order.
+
+    Returns:
+        `(final_states, outputs)`: states and `(batch, time, units)` outputs in the
+        dtype of `initial_state[0]`.
+
+    Raises:
+        NotImplementedError: Where oneDNN has no primitive for the problem.
+    """
+    dtype = kernel.dtype
+    x = jnp.transpose(inputs.astype(dtype), (1, 0, 2))  # (time, batch, features)
+    _workspace(cell, reverse, x, recurrent_kernel.shape[0])  # declines before any tracing
+    h0 = initial_state[0]
+    c0 = initial_state[1].astype(jnp.float32) if cell == "lstm" else None
+    results = _rnn(
+        cell,
+        bool(reverse),
+        x,
+        h0.astype(dtype),
+        c0,
+        kernel,
+        recurrent_kernel,
+        bias.astype(jnp.float32),
+    )
+    outputs = jnp.transpose(results[0], (1, 0, 2)).astype(h0.dtype)
+    states = [results[1].astype(h0.dtype)]
+    if cell == "lstm":
+        states.append(results[2].astype(initial_state[1].dtype))
+    return states, outputs

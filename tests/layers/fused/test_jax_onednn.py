@@ -1,0 +1,142 @@
+"""oneDNN's recurrences on JAX (`fused.jax_onednn`): the outputs, final states and
+gradients of the generic `keras.ops` loops, and the fallback where oneDNN is off."""
+
+import keras
+import numpy as np
+import pytest
+
+from seq2seq.layers import fused
+
+if keras.backend.backend() != "jax":
+    pytest.skip("the oneDNN kernels are called from JAX only", allow_module_level=True)
+
+from seq2seq.layers.fused import jax_onednn, jax_rnn  # noqa: E402
+from seq2seq.layers.recurrent import Recurrent  # noqa: E402
+from seq2seq.native import onednn  # noqa: E402
+
+needs_onednn = pytest.mark.skipif(
+    onednn.onednn_library() is None, reason="oneDNN (the onednn wheels) cannot be loaded here"
+)
+
+
+def counted(monkeypatch):
+    """Counts the calls of `jax_onednn.sequence`, by cell."""
+    calls = []
+    function = jax_onednn.sequence
+
+    def wrapper(cell, *args, **kwargs):
+        calls.append(cell)
+        return function(cell, *args, **kwargs)
+
+    monkeypatch.setattr(jax_onednn, "sequence", wrapper)
+    return calls
+
+
+def outputs_and_gradients(layer, x, initial):
+    """The layer's outputs and final states, and the gradients of a loss of both with
+    respect to the weights, the inputs and the initial states (all float32)."""
+    import jax
+
+    trainable = [v.value for v in layer.trainable_variables]
+    scale = np.linspace(-1.0, 2.0, layer.units).astype("float32")
+
+    def loss(weights, x, initial):
+        (outputs, states), _ = layer.stateless_call(weights, [], x, initial_state=initial)
+        total = (outputs * scale).sum() + sum((s * s * scale).sum() for s in states)
+        return total, (outputs, states)
+
+    (_, (outputs, states)), grads = jax.value_and_grad(loss, argnums=(0, 1, 2), has_aux=True)(
+        trainable, x, initial
+    )
+    flat = [outputs, *states, *grads[0], grads[1], *grads[2]]
+    return [np.asarray(a, "float32") for a in flat]
+
+
+def assert_close(got, want, tolerance):
+    """Each array within `tolerance` of the largest value of the reference array."""
+    assert len(got) == len(want)
+    for i, (a, b) in enumerate(zip(got, want)):
+        scale = max(float(np.max(np.abs(b))), 1e-3)
+        np.testing.assert_allclose(a, b, rtol=0, atol=tolerance * scale, err_msg=f"array {i}")
+
+
+def make(cell, policy, go_backwards, units=8):
+    layer = Recurrent(
+        units, cell=cell, return_sequences=True, go_backwards=go_backwards, dtype=policy
+    )
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3, 5, 4)).astype("float32")
+    layer.build(x.shape)
+    for variable in layer.weights:  # biases too: zeros would hide a misplaced bias
+        variable.assign(0.5 * rng.normal(size=variable.shape).astype("float32"))
+    states = 2 if cell == "lstm" else 1
+    initial = [rng.normal(size=(3, units)).astype("float32") for _ in range(states)]
+    return layer, x, initial
+
+
+@needs_onednn
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize(
+    "cell, policy", [("gru", "float32"), ("gru", "mixed_bfloat16"), ("lstm", "mixed_bfloat16")]
+)
+def test_layer_runs_onednn_with_the_generic_loop_results(monkeypatch, cell, policy, go_backwards):
+    calls = counted(monkeypatch)
+    layer, x, initial = make(cell, policy, go_backwards)
+    got = outputs_and_gradients(layer, x, initial)
+    assert calls == [cell]
+    monkeypatch.setattr(fused, "ENABLED", False)
+    want = outputs_and_gradients(layer, x, initial)
+    assert calls == [cell]
+    # bfloat16: oneDNN carries `h` in bfloat16 between steps, the generic loop in float32.
+    assert_close(got, want, 1e-5 if policy == "float32" else 3e-2)
+
+
+@needs_onednn
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_float32_lstm_kernels_match_the_generic_loop(monkeypatch, go_backwards):
+    """The float32 LSTM stays on `seq2seq.native`'s loops; oneDNN's gives the same."""
+    layer, x, initial = make("lstm", "float32", go_backwards)
+
+    def lstm(inputs, initial_state, recurrent_kernel, kernel=None, bias=None, **kwargs):
+        if kernel is None:
+            raise NotImplementedError
+        return jax_onednn.sequence(
+            "lstm", inputs, initial_state, kernel, recurrent_kernel, bias.reshape(4, -1),
+            kwargs["go_backwards"],
+        )  # fmt: skip
+
+    monkeypatch.setattr(jax_rnn, "lstm", lstm)
+    got = outputs_and_gradients(layer, x, initial)
+    monkeypatch.setattr(fused, "ENABLED", False)
+    assert_close(got, outputs_and_gradients(layer, x, initial), 1e-5)
+
+
+@needs_onednn
+def test_declines_masks_and_projected_inputs():
+    import jax.numpy as jnp
+
+    x, h = jnp.ones((2, 3, 4)), jnp.zeros((2, 8))
+    kernel, recurrent, bias = jnp.ones((4, 24)), jnp.ones((8, 24)), jnp.zeros((24,))
+    mask = jnp.ones((2, 3), bool)
+    with pytest.raises(NotImplementedError):
+        fused.gru(x, [h], recurrent, bias, kernel=kernel, bias=bias, mask=mask)
+    with pytest.raises(NotImplementedError):
+        fused.gru(jnp.ones((3, 2, 24)), [h], recurrent, bias)  # projected
+    with pytest.raises(NotImplementedError):
+        fused.gru(x, [h], recurrent.astype(jnp.float16), bias, kernel=kernel.astype(jnp.float16))
+    outputs = fused.gru(x, [h], recurrent, bias, kernel=kernel, bias=bias)[1]
+    assert outputs.shape == (2, 3, 8)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_without_onednn_the_layers_fall_back_with_the_same_results(monkeypatch, cell):
+    """`SEQ2SEQ_ONEDNN=0`: nothing calls oneDNN, and the layers give what they give with
+    every fused path off."""
+    monkeypatch.setenv("SEQ2SEQ_ONEDNN", "0")
+    monkeypatch.setattr(onednn, "_STATE", {})
+    calls = counted(monkeypatch)
+    layer, x, initial = make(cell, "mixed_bfloat16", go_backwards=True)
+    got = outputs_and_gradients(layer, x, initial)
+    assert calls == [] and onednn.onednn_library() is None
+    monkeypatch.setattr(fused, "ENABLED", False)
+    assert_close(got, outputs_and_gradients(layer, x, initial), 1e-6)
