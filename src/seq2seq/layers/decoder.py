@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from seq2seq.conventions import START_ID
-from seq2seq.layers import fused
+from seq2seq.layers import fused, fused_decoding
 from seq2seq.layers.bahdanau_attention import BahdanauAttention
 from seq2seq.layers.cell_factory import make_cell
 
@@ -304,8 +304,40 @@ class Decoder(keras.layers.Layer):
 
         return fused.scan_deferring_kernels(body, init, projected, tuple(kernels), unroll)
 
+    def _teacher_loop(
+        self, projected, initial_states, bundle, masks, zero_weights, unroll, training
+    ):
+        """The teacher-forced step loop: `(readouts, weights)`, readouts
+        `(batch, out_len, readout_dim)`, weights time-major."""
+        batch_size = ops.shape(zero_weights)[0]
+        zero_readout = ops.zeros((batch_size, self.readout_dim), dtype=self.state_dtype)
+
+        def teacher_body(carry, z_t, kernels=None):
+            states, _, _ = carry
+            readout, new_states, weights = self.recurrent_step(
+                z_t, states, bundle, masks, kernels, training
+            )
+            carry = (new_states, readout, weights if weights is not None else zero_weights)
+            operands = (states[0][0], readout[..., self.units :] if self.attention else None)
+            return carry, operands
+
+        init = (initial_states, zero_readout, zero_weights)
+        try:
+            _, (_, readouts, weights) = self._deferred_teacher_loop(
+                teacher_body, init, projected, bundle, unroll
+            )
+        except NotImplementedError:
+
+            def body(carry, z_t):
+                carry, _ = teacher_body(carry, z_t)
+                return carry, carry
+
+            _, (_, readouts, weights) = ops.scan(body, init, projected, unroll=unroll)
+        return ops.transpose(readouts, (1, 0, 2)), weights  # (batch, out_len, readout_dim)
+
     def _feedback_is_linear(self, length):
-        """Whether free running is one LSTM: real values fed back through a linear output."""
+        """Whether free running is one LSTM: real values fed back through a linear output
+        (`fused_decoding.linear_feedback`)."""
         return (
             isinstance(length, int)
             and length > 1
@@ -314,38 +346,7 @@ class Decoder(keras.layers.Layer):
             and self.depth == 1
             and self.output_layer.activation is keras.activations.linear
             and self.cells[0].recurrence == "lstm"
-            and fused.runs_projected("lstm", self.cells[0].compute_dtype)
         )
-
-    def _linear_feedback(self, bundle, initial_states, length, start):
-        """Free running with a linear output layer fed back, as one fused LSTM.
-
-        With `y_t = h_t W_o + b_o` fed back, step `t > 0` receives
-        `y_{t-1} W_f + b = h_{t-1} (W_o W_f) + (b_o W_f + b)`: the recurrent kernel
-        becomes `K + W_o W_f` and the input a constant, so the loop holds one matrix
-        multiply per step and the outputs are one matrix multiply after it. Step 0 reads
-        the start value as usual.
-        """
-        cell = self.cells[0]
-        kernel = ops.convert_to_tensor(cell.kernel)
-        feature_kernel = kernel[: self.feature_dim]
-        out_kernel = ops.convert_to_tensor(self.output_layer.kernel)
-        out_bias = ops.convert_to_tensor(self.output_layer.bias)
-        extra = 0.0
-        if self.peek:
-            extra = ops.matmul(bundle["context"], bundle["context_kernel"])
-        first = self.project_features(start) + extra
-        h, state = cell.step(first, initial_states[0])
-        constant = ops.matmul(ops.expand_dims(out_bias, 0), feature_kernel) + cell.bias + extra
-        constant = ops.broadcast_to(constant, ops.shape(first))
-        recurrent = ops.convert_to_tensor(cell.recurrent_kernel) + ops.matmul(
-            out_kernel, feature_kernel
-        )
-        _, hs = fused.lstm(
-            constant, state, recurrent, unroll=self.unroll is True, length=length - 1
-        )
-        hs = ops.concatenate([ops.expand_dims(h, 0), hs], axis=0)  # (length, batch, units)
-        return self.output_layer(ops.transpose(hs, (1, 0, 2)))
 
     @property
     def state_dtype(self):
@@ -388,33 +389,23 @@ class Decoder(keras.layers.Layer):
             unroll = length if self.unroll is True and length else 1
 
         if teacher is None and readout_mask is None and self._feedback_is_linear(length):
-            outputs = self._linear_feedback(bundle, initial_states, length, start)
-        elif teacher is not None and sample_mask is None:
-            projected = self.project_features(teacher)
-            zero_readout = ops.zeros((batch_size, self.readout_dim), dtype=self.state_dtype)
-
-            def teacher_body(carry, z_t, kernels=None):
-                states, _, _ = carry
-                readout, new_states, weights = self.recurrent_step(
-                    z_t, states, bundle, masks, kernels, training
-                )
-                carry = (new_states, readout, weights if weights is not None else zero_weights)
-                operands = (states[0][0], readout[..., self.units :] if self.attention else None)
-                return carry, operands
-
-            init = (initial_states, zero_readout, zero_weights)
             try:
-                _, (_, readouts, weights) = self._deferred_teacher_loop(
-                    teacher_body, init, projected, bundle, unroll
+                outputs = fused_decoding.linear_feedback(
+                    self, bundle, initial_states, length, start
+                )
+                return {"outputs": outputs, "attention": None}
+            except NotImplementedError:
+                pass  # the step loop below
+        if teacher is not None and sample_mask is None:
+            projected = self.project_features(teacher)
+            try:
+                readouts = fused_decoding.teacher_readouts(
+                    self, teacher, projected, initial_states, bundle, masks
                 )
             except NotImplementedError:
-
-                def body(carry, z_t):
-                    carry, _ = teacher_body(carry, z_t)
-                    return carry, carry
-
-                _, (_, readouts, weights) = ops.scan(body, init, projected, unroll=unroll)
-            readouts = ops.transpose(readouts, (1, 0, 2))  # (batch, out_len, readout_dim)
+                readouts, weights = self._teacher_loop(
+                    projected, initial_states, bundle, masks, zero_weights, unroll, training
+                )
             if readout_mask is not None:
                 readouts = readouts * ops.expand_dims(readout_mask, 1)
             outputs = self.output_layer(readouts)

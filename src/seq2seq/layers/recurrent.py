@@ -138,6 +138,34 @@ class Recurrent(keras.layers.Layer):
             return [ops.convert_to_tensor(state) for state in self.states]
         return self.get_initial_state(batch_size)
 
+    def repeat(self, vector, length, initial_state=None):
+        """Runs the recurrence over `vector` fed at each of `length` steps.
+
+        SimpleSeq2Seq's decoder reads the same vector at every step. Where the backend's
+        fused recurrence takes projected inputs, the vector is projected once (`recur`
+        with `length`); where it projects the inputs itself, it gets the vector repeated;
+        else the step loop runs on the one projection.
+
+        Args:
+            vector: `(batch, features)` tensor.
+            length: Number of steps.
+            initial_state: Optional list of `(batch, units)` tensors.
+
+        Returns:
+            What `call` returns.
+        """
+        if not fused.runs_projected(self.cell.recurrence, self.cell.compute_dtype):
+            batch = ops.shape(vector)[0]
+            initial_state = self.starting_states(initial_state, batch)
+            inputs = ops.broadcast_to(
+                ops.expand_dims(vector, 1), (batch, length, ops.shape(vector)[-1])
+            )
+            try:
+                return self.finish(*self.run_fused(inputs, initial_state))
+            except NotImplementedError:
+                pass  # one projection for every step below
+        return self.recur(self.cell.project(vector), initial_state=initial_state, length=length)
+
     def recur(self, projected, mask=None, initial_state=None, length=None):
         """Runs the recurrence over inputs already projected by `self.cell.project`.
 

@@ -124,9 +124,8 @@ class SimpleSeq2Seq(Seq2SeqModel):
     def _forward(self, x, targets, training, sample_mask):
         encoded = self.encoder(x, training=training)
         vector = self.bottleneck(encoded["last"])
-        # The first decoder layer sees the same vector at every step: project it once.
-        first = self.decoder_layers[0]
-        sequence, _ = first.recur(first.cell.project(vector), length=self.output_length)
+        # The first decoder layer sees the same vector at every step.
+        sequence, _ = self.decoder_layers[0].repeat(vector, self.output_length)
         for layer in self.decoder_layers[1:]:
             if self.dropout_layer is not None:
                 sequence = self.dropout_layer(sequence, training=training)
