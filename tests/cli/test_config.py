@@ -20,7 +20,8 @@ def test_precedence_flag_config_task_default():
     assert settings["hidden"] == 24  # config beats the task default
     assert settings["cell"] == "gru"  # config
     assert settings["embedding_dim"] == TASK_DEFAULTS["g2p"]["embedding_dim"]  # task default
-    assert settings["depth"] == SETTINGS["depth"].default  # built-in default
+    assert settings["depth"] == TASK_DEFAULTS["g2p"]["depth"] == 2  # task default
+    assert settings["batch_size"] == SETTINGS["batch_size"].default  # built-in default
     assert set(settings) == set(SETTINGS)
 
 
