@@ -14,9 +14,10 @@ Each path runs in its own process, one after the other for each cell and dtype: 
 process oneDNN's TBB workers, XLA's threads and PyTorch's OpenMP threads wait for work
 by spinning, and on a small machine each slows the others several-fold.
 
+PyTorch uses every core (`BENCH_TORCH_THREADS` overrides, as in `torch_reference`).
 Run from the repository root on an otherwise idle machine:
 ``KERAS_BACKEND=jax python -m benchmarks.onednn_rnn [--repeats 30] [--output FILE]``.
-Prints milliseconds (medians) and the ratios `torch / onednn` and `existing / onednn`
+Prints milliseconds (medians and minima) and the ratios `torch / onednn` and `existing / onednn`
 (above 1: oneDNN faster).
 """
 
@@ -81,6 +82,8 @@ def jax_step(cell, units, dtype, mode):
 def torch_step(cell, units, dtype):
     import torch
 
+    torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS") or os.cpu_count() or 1))
+
     module = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(FEATURES, units, batch_first=True)
     x = torch.randn(BATCH, LENGTH, FEATURES, requires_grad=True)
 
@@ -95,9 +98,9 @@ def torch_step(cell, units, dtype):
     return run
 
 
-def measure(runs, repeats, warmup=1.0):
-    """Median seconds per call of each of `runs` (by name), interleaved per repeat, after
-    `warmup` seconds (and at least 3 calls) of each."""
+def measure(runs, repeats, warmup=1.0, summary=statistics.median):
+    """`summary` (median) of the seconds per call of each of `runs` (by name),
+    interleaved per repeat, after `warmup` seconds (and at least 3 calls) of each."""
     times = {name: [] for name in runs}
     for run in runs.values():
         start, calls = time.perf_counter(), 0
@@ -109,17 +112,19 @@ def measure(runs, repeats, warmup=1.0):
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return {name: summary(values) for name, values in times.items()}
 
 
 def worker(path, cell, dtype, units, repeats):
-    """Median milliseconds per call of `path` at each of `units`, in this process."""
+    """`[median, minimum]` milliseconds per call of `path` at each of `units`, in this
+    process (the minimum: the least disturbed call on a shared machine)."""
     results = {}
     for size in units:
         run = (
             torch_step(cell, size, dtype) if path == "torch" else jax_step(cell, size, dtype, path)
         )
-        results[size] = measure({path: run}, repeats)[path] * 1e3
+        both = measure({path: run}, repeats, summary=lambda t: (statistics.median(t), min(t)))
+        results[size] = [1e3 * t for t in both[path]]
     return results
 
 
@@ -138,7 +143,9 @@ def main(argv=None):
         print(json.dumps(worker(*args.worker, args.units, args.repeats)))
         return
     records = []
-    print("cell  dtype     units  onednn_ms  existing_ms  torch_ms  torch/onednn  existing/onednn")
+    print(
+        "cell  dtype     units stat   onednn_ms  existing_ms  torch_ms  torch/onednn  existing/onednn"
+    )
     for cell in args.cells:
         for dtype in args.dtypes:
             ms = {}
@@ -148,15 +155,19 @@ def main(argv=None):
                 done = subprocess.run(command, capture_output=True, text=True, check=True)
                 ms[path] = json.loads(done.stdout.strip().splitlines()[-1])
             for units in args.units:
-                row = {path: ms[path][str(units)] for path in ms}
+                both = {path: ms[path][str(units)] for path in ms}
                 records.append({"cell": cell, "dtype": dtype, "units": units, "batch": BATCH,
-                                "length": LENGTH, "features": FEATURES, "ms": row})  # fmt: skip
-                print(
-                    f"{cell:5} {dtype:9} {units:5}  {row['onednn']:9.2f}  {row['existing']:11.2f}"
-                    f"  {row['torch']:8.2f}  {row['torch'] / row['onednn']:12.2f}"
-                    f"  {row['existing'] / row['onednn']:15.2f}",
-                    flush=True,
-                )
+                                "length": LENGTH, "features": FEATURES,
+                                "ms_median_min": both})  # fmt: skip
+                for kind, i in (("median", 0), ("min", 1)):
+                    row = {path: both[path][i] for path in both}
+                    print(
+                        f"{cell:5} {dtype:9} {units:5} {kind:6} {row['onednn']:9.2f}"
+                        f"  {row['existing']:11.2f}  {row['torch']:8.2f}"
+                        f"  {row['torch'] / row['onednn']:12.2f}"
+                        f"  {row['existing'] / row['onednn']:15.2f}",
+                        flush=True,
+                    )
     if args.output:
         with open(args.output, "w") as file:
             json.dump(records, file, indent=1)
