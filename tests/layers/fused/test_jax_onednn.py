@@ -93,20 +93,16 @@ def test_layer_runs_onednn_with_the_generic_loop_results(monkeypatch, cell, poli
 
 @needs_onednn
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_float32_lstm_kernels_match_the_generic_loop(monkeypatch, go_backwards):
-    """The float32 LSTM stays on `seq2seq.native`'s loops; oneDNN's gives the same."""
+def test_float32_lstm_runs_onednn_from_its_threshold(monkeypatch, go_backwards):
+    """Below `ONEDNN_LSTM_UNITS` the float32 LSTM keeps `seq2seq.native`'s loops; from
+    there (lowered here to the test's 8 units) oneDNN, with the same results."""
+    calls = counted(monkeypatch)
     layer, x, initial = make("lstm", "float32", go_backwards)
-
-    def lstm(inputs, initial_state, recurrent_kernel, kernel=None, bias=None, **kwargs):
-        if kernel is None:
-            raise NotImplementedError
-        return jax_onednn.sequence(
-            "lstm", inputs, initial_state, kernel, recurrent_kernel, bias.reshape(4, -1),
-            kwargs["go_backwards"],
-        )  # fmt: skip
-
-    monkeypatch.setattr(jax_rnn, "lstm", lstm)
+    outputs_and_gradients(layer, x, initial)
+    assert calls == []
+    monkeypatch.setattr(jax_rnn, "ONEDNN_LSTM_UNITS", 8)
     got = outputs_and_gradients(layer, x, initial)
+    assert calls == ["lstm"]
     monkeypatch.setattr(fused, "ENABLED", False)
     assert_close(got, outputs_and_gradients(layer, x, initial), 1e-5)
 

@@ -2,9 +2,9 @@
 
 float32 `lstm` runs inputs already projected through `jax_lstm`'s custom VJP, whose
 kernel gradient is one matrix multiply after the loop; the layer projects every step in
-one matrix multiply before it, so float32 inputs that are not projected are declined.
-`gru` (float32, bfloat16) and bfloat16 `lstm` run inputs not yet projected on oneDNN
-(`jax_onednn`), unmasked; the rest is declined. `scan_deferring_kernels` gives the
+one matrix multiply before it. `gru` (float32, bfloat16), bfloat16 `lstm` and float32
+`lstm` from `ONEDNN_LSTM_UNITS` units run inputs not yet projected on oneDNN
+(`jax_onednn`), unmasked; other inputs not projected are declined. `scan_deferring_kernels` gives the
 teacher-forced decoder's loop the same treatment as the float32 LSTM.
 """
 
@@ -13,6 +13,11 @@ import jax.numpy as jnp
 
 from seq2seq.layers.fused import jax_onednn
 from seq2seq.layers.fused.jax_lstm import kernel_gradient, lstm_sequence
+
+# The float32 LSTM's units from which oneDNN runs it (below, `jax_lstm`'s native loops):
+# one layer forward and backward, batch 64, 20 steps, 2 cores (docs/benchmarks.md):
+# oneDNN 0.85x the native loops at 64 units, 1.21x at 256, 1.36x at 512.
+ONEDNN_LSTM_UNITS = 256
 
 
 def runs_projected(recurrence, dtype) -> bool:
@@ -33,7 +38,7 @@ def lstm(
 ):
     if (
         kernel is not None
-        and kernel.dtype == jnp.bfloat16
+        and (kernel.dtype == jnp.bfloat16 or recurrent_kernel.shape[0] >= ONEDNN_LSTM_UNITS)
         and jax_onednn.applies(kernel, recurrent_kernel, inputs, mask)
     ):
         return jax_onednn.sequence(
