@@ -31,7 +31,7 @@ using dnnl::memory;
 using dt = memory::data_type;
 using tag = memory::format_tag;
 
-constexpr int64_t kLstm = 0;  // the `cell` attribute; 1 is the GRU
+constexpr int64_t kLstm = 0;  // the `cell` attribute: its index in CELL_NAMES; 1 is the GRU
 
 struct Key {
   int64_t cell, reverse, bf16, steps, batch, features, units;

@@ -17,9 +17,8 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
+from seq2seq.conventions import CELL_NAMES
 from seq2seq.native import onednn
-
-_CELLS = {"lstm": 0, "gru": 1}
 
 
 def applies(kernel, recurrent_kernel, inputs, mask) -> bool:
@@ -40,7 +39,7 @@ def applies(kernel, recurrent_kernel, inputs, mask) -> bool:
 
 def _workspace(cell, reverse, x, units):
     size = onednn.onednn_library().workspace_size(
-        _CELLS[cell], reverse, x.dtype == jnp.bfloat16, *x.shape, units
+        CELL_NAMES.index(cell), reverse, x.dtype == jnp.bfloat16, *x.shape, units
     )
     if size < 0:
         raise NotImplementedError  # no oneDNN primitive for this problem
@@ -57,7 +56,7 @@ def _forward(cell, reverse, x, h0, c0, w_layer, w_iter, bias):
     results.append(_workspace(cell, reverse, x, units))
     states = (h0,) if c0 is None else (h0, c0)
     return jax.ffi.ffi_call(onednn.OnednnLibrary.forward, tuple(results), vmap_method="sequential")(
-        x, *states, w_layer, w_iter, bias, cell=np.int64(_CELLS[cell]), reverse=reverse
+        x, *states, w_layer, w_iter, bias, cell=np.int64(CELL_NAMES.index(cell)), reverse=reverse
     )
 
 
@@ -81,7 +80,7 @@ def _rnn_bwd(cell, reverse, residuals, cotangents):
         onednn.OnednnLibrary.backward,
         tuple(jax.ShapeDtypeStruct(a.shape, jnp.float32) for a in primals),
         vmap_method="sequential",
-    )(*inputs, cell=np.int64(_CELLS[cell]), reverse=reverse)
+    )(*inputs, cell=np.int64(CELL_NAMES.index(cell)), reverse=reverse)
     grads = [g.astype(a.dtype) for g, a in zip(grads, primals)]
     if cell == "lstm":
         return tuple(grads)
