@@ -1,6 +1,7 @@
 """The decoders' loops run as fused recurrences (`seq2seq.layers.fused_decoding`,
 `Recurrent.repeat`) train exactly as the step loops do."""
 
+import functools
 import traceback
 
 import keras
@@ -80,20 +81,23 @@ def _path_on_this_backend(cell, path):
     return path if cell == "lstm" or keras.backend.backend() == "torch" else UNKNOWN
 
 
+def _maker(cls, **options):
+    """A function that builds the test's model of class `cls` with `options`."""
+    return functools.partial(
+        cls,
+        input_dim=FEATURES,
+        input_length=IN_LEN,
+        hidden_dim=6,
+        output_length=OUT_LEN,
+        output_dim=OUT_DIM,
+        **options,
+    )
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("depth", [1, 2])
 def test_simple_seq2seq_decoder(cell, depth, monkeypatch, fused_calls):
-    def make():
-        return SimpleSeq2Seq(
-            input_dim=FEATURES,
-            input_length=IN_LEN,
-            hidden_dim=6,
-            output_length=OUT_LEN,
-            output_dim=OUT_DIM,
-            depth=depth,
-            cell=cell,
-        )
-
+    make = _maker(SimpleSeq2Seq, depth=depth, cell=cell)
     _assert_same_step(make, monkeypatch, fused_calls, _path_on_this_backend(cell, "repeat"))
 
 
@@ -109,17 +113,7 @@ def test_simple_seq2seq_decoder(cell, depth, monkeypatch, fused_calls):
     ids=lambda options: "-".join(f"{k}={v}" for k, v in options.items()),
 )
 def test_teacher_forced_seq2seq_decoder(options, monkeypatch, fused_calls):
-    def make():
-        return Seq2Seq(
-            input_dim=FEATURES,
-            input_length=IN_LEN,
-            hidden_dim=6,
-            output_length=OUT_LEN,
-            output_dim=OUT_DIM,
-            teacher_force=True,
-            **options,
-        )
-
+    make = _maker(Seq2Seq, teacher_force=True, **options)
     path = _path_on_this_backend(options["cell"], "teacher_readouts")
     _assert_same_step(make, monkeypatch, fused_calls, path)
 
@@ -127,18 +121,7 @@ def test_teacher_forced_seq2seq_decoder(options, monkeypatch, fused_calls):
 def test_one_state_threaded_through_the_stack_keeps_the_step_loop(monkeypatch, fused_calls):
     """With `inner_broadcast_state` a layer's step starts from the layer below's new
     state: not a stacked recurrence, so the decoder declines and runs its loop."""
-
-    def make():
-        return Seq2Seq(
-            input_dim=FEATURES,
-            input_length=IN_LEN,
-            hidden_dim=6,
-            output_length=OUT_LEN,
-            output_dim=OUT_DIM,
-            depth=2,
-            teacher_force=True,
-        )
-
+    make = _maker(Seq2Seq, depth=2, teacher_force=True)
     with pytest.raises(NotImplementedError):
         fused_decoding.teacher_readouts(make().decoder, None, None, None, {}, None)
     _assert_same_step(make, monkeypatch, fused_calls)
@@ -146,14 +129,5 @@ def test_one_state_threaded_through_the_stack_keeps_the_step_loop(monkeypatch, f
 
 @pytest.mark.parametrize("peek", [False, True])
 def test_free_running_linear_feedback(peek, monkeypatch, fused_calls):
-    def make():
-        return Seq2Seq(
-            input_dim=FEATURES,
-            input_length=IN_LEN,
-            hidden_dim=6,
-            output_length=OUT_LEN,
-            output_dim=OUT_DIM,
-            peek=peek,
-        )
-
+    make = _maker(Seq2Seq, peek=peek)
     _assert_same_step(make, monkeypatch, fused_calls, "linear_feedback")

@@ -111,9 +111,9 @@ def linear_feedback(decoder, bundle, initial_states, length, start):
     first = decoder.project_features(start) + context
     batch = ops.shape(first)[0]
     unroll = decoder.unroll is True
+    h, state = cell.step(first, initial_states[0])
     if fused.runs_projected("lstm", cell.compute_dtype):
         constant = ops.broadcast_to(bias + context, ops.shape(first))
-        h, state = cell.step(first, initial_states[0])
         _, hs = fused.lstm(constant, state, recurrent, unroll=unroll, length=length - 1)
         hs = ops.transpose(hs, (1, 0, 2))  # (batch, length - 1, units)
     else:
@@ -127,8 +127,6 @@ def linear_feedback(decoder, bundle, initial_states, length, start):
         inputs = ops.broadcast_to(
             ops.expand_dims(inputs, 1), (batch, length - 1, ops.shape(inputs)[-1])
         )
-        fused_weights = {"kernel": input_kernel, "bias": bias}
-        h, state = cell.step(first, initial_states[0])
-        _, hs = fused.lstm(inputs, state, recurrent, unroll=unroll, **fused_weights)
+        _, hs = fused.lstm(inputs, state, recurrent, kernel=input_kernel, bias=bias, unroll=unroll)
     hs = ops.concatenate([ops.expand_dims(h, 1), hs], axis=1)  # (batch, length, units)
     return decoder.output_layer(hs)

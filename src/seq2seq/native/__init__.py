@@ -36,16 +36,20 @@ _STATE = {}
 _REGISTERED = {}  # FFI target name -> the loaded library that provides it
 
 
-def native_enabled(environ=None) -> bool:
-    """Whether `SEQ2SEQ_NATIVE` (default `1`) allows the native kernels."""
+def switched_on(name, environ=None) -> bool:
+    """Whether the environment variable `name`, `'0'` or `'1'` (default), is `'1'`."""
     environ = os.environ if environ is None else environ
-    raw = environ.get("SEQ2SEQ_NATIVE", "1").strip()
+    raw = environ.get(name, "1").strip()
     if raw not in ("0", "1"):
         raise ValueError(
-            f"Invalid environment variable: SEQ2SEQ_NATIVE must be '0' or '1'. "
-            f"Received: SEQ2SEQ_NATIVE={raw!r}"
+            f"Invalid environment variable: {name} must be '0' or '1'. Received: {name}={raw!r}"
         )
     return raw == "1"
+
+
+def native_enabled(environ=None) -> bool:
+    """Whether `SEQ2SEQ_NATIVE` (default `1`) allows the native kernels."""
+    return switched_on("SEQ2SEQ_NATIVE", environ)
 
 
 def cache_dir(environ=None) -> str:

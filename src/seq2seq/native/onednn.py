@@ -36,21 +36,15 @@ _STATE = {}
 
 def onednn_enabled(environ=None) -> bool:
     """Whether `SEQ2SEQ_ONEDNN` (default `1`) and `SEQ2SEQ_NATIVE` allow oneDNN."""
-    environ = os.environ if environ is None else environ
-    raw = environ.get("SEQ2SEQ_ONEDNN", "1").strip()
-    if raw not in ("0", "1"):
-        raise ValueError(
-            f"Invalid environment variable: SEQ2SEQ_ONEDNN must be '0' or '1'. "
-            f"Received: SEQ2SEQ_ONEDNN={raw!r}"
-        )
-    return raw == "1" and native.native_enabled(environ)
+    return native.switched_on("SEQ2SEQ_ONEDNN", environ) and native.native_enabled(environ)
 
 
 def _wheel_file(distribution, suffix) -> Path:
     """The installed file of `distribution` whose path ends with `suffix`."""
-    for file in metadata.distribution(distribution).files or ():
+    installed = metadata.distribution(distribution)
+    for file in installed.files or ():
         if str(file).endswith(suffix):
-            return Path(metadata.distribution(distribution).locate_file(file)).resolve()
+            return Path(installed.locate_file(file)).resolve()
     raise OSError(f"the {distribution} wheel has no {suffix}")
 
 
