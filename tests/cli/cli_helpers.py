@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from pathlib import Path
+
+import numpy as np
 
 from seq2seq.cli import main
 
@@ -35,3 +38,15 @@ def assert_printed_matches(stdout: str, report: dict) -> None:
     assert set(printed) == set(report["metrics"])
     for name, value in report["metrics"].items():
         assert printed[name] == round(value, 4), name
+
+
+def train_relative_npz(folder: Path, x, y) -> str:
+    """Saves `x`, `y` as `folder/series.npz` and trains a tiny `--relative` model on it
+    into `folder/run`, for one epoch; returns what the command printed."""
+    np.savez(folder / "series.npz", x=x, y=y)
+    code, out, err = run(
+        "train", folder / "series.npz", "--relative", "--hidden", "6", "--epochs", "1",
+        "--out", folder / "run",
+    )  # fmt: skip
+    assert code == 0, err
+    return out

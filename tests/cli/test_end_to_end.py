@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from cli_helpers import assert_printed_matches, run
+from cli_helpers import assert_printed_matches, run, train_relative_npz
 
 from seq2seq.data.tasks import get_task
 from seq2seq.models import AttentionSeq2Seq, Seq2Seq
@@ -112,13 +112,7 @@ def npz_run(tmp_path_factory):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(30, 5, 1)).astype("float32")
     y = (x[:, -3:, :] * 0.5).astype("float32")
-    np.savez(folder / "series.npz", x=x, y=y)
-    code, out, err = run(
-        "train", folder / "series.npz", "--relative", "--hidden", "6", "--epochs", "1",
-        "--out", folder / "run",
-    )  # fmt: skip
-    assert code == 0, err
-    return folder, out, x, y
+    return folder, train_relative_npz(folder, x, y), x, y
 
 
 def test_npz_train_evaluate_predict(npz_run, tmp_path):

@@ -15,7 +15,7 @@ from seq2seq.commands.datasets import Dataset
 from seq2seq.commands.errors import CommandError
 from seq2seq.commands.inference import predict_values, relative_inputs, score_split
 from seq2seq.models import SimpleSeq2Seq
-from tests.cli.cli_helpers import assert_printed_matches, run
+from tests.cli.cli_helpers import assert_printed_matches, run, train_relative_npz
 
 IN_LEN, OUT_LEN = 6, 3
 
@@ -99,13 +99,7 @@ def test_baselines_forecast_the_series_only():
 def covariate_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("covariates")
     x, y = windows()
-    np.savez(folder / "series.npz", x=x, y=y)
-    code, out, err = run(
-        "train", folder / "series.npz", "--relative", "--hidden", "6", "--epochs", "1",
-        "--out", folder / "run",
-    )  # fmt: skip
-    assert code == 0, err
-    return folder, out, x, y
+    return folder, train_relative_npz(folder, x, y), x, y
 
 
 def test_train_evaluate_predict_with_a_covariate(covariate_run):
