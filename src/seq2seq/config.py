@@ -137,6 +137,14 @@ SETTINGS: dict[str, Setting] = {
     "clip_norm": Setting(
         float, None, "clip each step's gradient to this global norm (none when unset)", minimum=0.0
     ),
+    "ema": Setting(
+        float,
+        0.0,
+        "keep a moving average of the weights, this much of it kept each step (for example "
+        "0.999), and validate, select and keep the average; 0 for none",
+        minimum=0.0,
+        below=1.0,
+    ),
     "schedule": Setting(
         str,
         "constant",

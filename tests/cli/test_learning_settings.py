@@ -41,6 +41,18 @@ def test_model_gets_clipping_smoothing_and_dropout():
     assert model.dropout == 0.3 and model.encoder.dropout == 0.3
     plain = build_model(resolve_settings({"hidden": 4}), REAL_SHAPES, text=False)
     assert plain.optimizer.clipnorm is None and plain.loss == "mse"
+    assert not model.optimizer.use_ema and not plain.optimizer.use_ema
+
+
+def test_ema_trains_a_run_that_keeps_the_average(tmp_path):
+    out = tmp_path / "run"
+    status, _, err = run("train", "--task", "reverse", "--max-examples", "200", "--epochs", "1",
+                         "--hidden", "8", "--ema", "0.9", "--out", str(out))  # fmt: skip
+    assert status == 0, err
+    assert "ema = 0.9" in (out / "config.toml").read_text()
+    settings = resolve_settings({"ema": 0.9, "hidden": 4})
+    model = build_model(settings, REAL_SHAPES, text=False)
+    assert model.optimizer.use_ema and model.optimizer.ema_momentum == 0.9
 
 
 def test_label_smoothing_is_refused_for_real_values():

@@ -21,16 +21,17 @@ def _data():
     return (x[:44], y[:44]), (x[44:], y[44:])
 
 
-def _model():
+def _model(ema=0.0):
     seed_everything(4)
     model = Seq2Seq(input_dim=3, hidden_dim=4, output_length=4, output_dim=2, peek=True,
                     teacher_force=True, dropout=0.2, seed=4)  # fmt: skip
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    optimizer = keras.optimizers.Adam(0.01, use_ema=bool(ema), ema_momentum=ema or 0.99)
+    model.compile(optimizer=optimizer, loss="mse")
     return model
 
 
-def _train(folder, resume_from=None, settings=SETTINGS):
-    model = _model()
+def _train(folder, resume_from=None, settings=SETTINGS, ema=0.0):
+    model = _model(ema)
     run = TrainingRun(model, RunFolder(folder), settings)
     train, validation = _data()
     history = run.fit(train, validation, resume_from=resume_from)
@@ -82,4 +83,19 @@ def test_resuming_from_any_checkpoint_ends_as_never_interrupted(whole, tmp_path,
     resumed, resumed_history = _train(folder.path, resume_from=checkpoint)
     assert resumed_history == history
     for a, b in zip(resumed.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_run_with_an_average_of_the_weights_resumes_as_never_interrupted(whole, tmp_path):
+    whole_folder = tmp_path / "whole"
+    model, history = _train(whole_folder, ema=0.9)
+    assert history["val_loss"] != whole[2]["val_loss"]  # the average was validated
+    folder = RunFolder(tmp_path / "resumed")
+    folder.checkpoints.mkdir(parents=True)
+    (folder.checkpoints / "step-000000010.npz").write_bytes(
+        RunFolder(whole_folder).checkpoint_path(10).read_bytes()
+    )
+    resumed, resumed_history = _train(folder.path, folder.latest_checkpoint(), ema=0.9)
+    assert resumed_history == history
+    for a, b in zip(resumed.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)

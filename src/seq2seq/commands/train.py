@@ -172,7 +172,10 @@ def build_model(
         arguments["embedding_dim"] = settings["embedding_dim"]
     model = MODEL_CLASSES[settings["model"]](**arguments)
     optimizer = keras.optimizers.Adam(
-        learning_rate(settings, steps_per_epoch), clipnorm=settings["clip_norm"] or None
+        learning_rate(settings, steps_per_epoch),
+        clipnorm=settings["clip_norm"] or None,
+        use_ema=bool(settings["ema"]),
+        ema_momentum=settings["ema"] or 0.99,
     )
     if text:
         loss = TokenCrossEntropy(label_smoothing=settings["label_smoothing"])

@@ -9,6 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from seq2seq.callbacks.averaged_weights import AveragedWeights
 from seq2seq.callbacks.resumable_early_stopping import ResumableEarlyStopping
 from seq2seq.callbacks.run_progress import RunProgress
 from seq2seq.callbacks.validation_exact_match import ValidationExactMatch
@@ -180,6 +181,8 @@ class TrainingRun:
         callbacks = [progress, self.steps, self.stopping]
         if self.settings.select_on == "exact_match":  # first, so the others see its value
             callbacks.insert(0, ValidationExactMatch(*validation))
+        if getattr(self.model.optimizer, "use_ema", False):  # before all: they judge the average
+            callbacks.insert(0, AveragedWeights())
         while epoch < self.settings.epochs and not self.stopping.stopped:
             self.steps.begin_epoch(epoch, position, num_batches, resume_from if position else None)
             result = self.model.fit(
