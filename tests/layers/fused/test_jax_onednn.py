@@ -32,7 +32,7 @@ def counted(monkeypatch):
     return calls
 
 
-def outputs_and_gradients(layer, x, initial):
+def outputs_and_gradients(layer, x, initial, mask=None):
     """The layer's outputs and final states, and the gradients of a loss of both with
     respect to the weights, the inputs and the initial states (all float32)."""
     import jax
@@ -41,7 +41,9 @@ def outputs_and_gradients(layer, x, initial):
     scale = np.linspace(-1.0, 2.0, layer.units).astype("float32")
 
     def loss(weights, x, initial):
-        (outputs, states), _ = layer.stateless_call(weights, [], x, initial_state=initial)
+        (outputs, states), _ = layer.stateless_call(
+            weights, [], x, initial_state=initial, mask=mask
+        )
         total = (outputs * scale).sum() + sum((s * s * scale).sum() for s in states)
         return total, (outputs, states)
 
@@ -108,14 +110,36 @@ def test_float32_lstm_runs_onednn_from_its_threshold(monkeypatch, go_backwards):
 
 
 @needs_onednn
-def test_declines_masks_and_projected_inputs():
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_masked_gru_runs_onednn_with_the_generic_loop_results(monkeypatch, policy, go_backwards):
+    """Padding at the end, at the start, in the middle, none and all: a padded step keeps
+    the state and outputs zeros, as in the generic loop."""
+    calls = counted(monkeypatch)
+    layer, x, initial = make("gru", policy, go_backwards)
+    mask = np.array([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 0, 1, 0, 1]], bool)
+    for rows in (mask, np.vstack([mask[:2], np.zeros((1, 5), bool)])):
+        got = outputs_and_gradients(layer, x, initial, rows)
+        assert calls == ["gru"]
+        monkeypatch.setattr(fused, "ENABLED", False)
+        want = outputs_and_gradients(layer, x, initial, rows)
+        monkeypatch.setattr(fused, "ENABLED", True)
+        calls.clear()
+        assert np.all(got[0][~rows] == 0)
+        assert_close(got, want, 1e-5 if policy == "float32" else 3e-2)
+
+
+@needs_onednn
+def test_declines_a_masked_lstm_and_projected_inputs():
     import jax.numpy as jnp
 
     x, h = jnp.ones((2, 3, 4)), jnp.zeros((2, 8))
-    kernel, recurrent, bias = jnp.ones((4, 24)), jnp.ones((8, 24)), jnp.zeros((24,))
+    kernel, recurrent, bias = jnp.ones((4, 32)), jnp.ones((8, 32)), jnp.zeros((32,))
     mask = jnp.ones((2, 3), bool)
     with pytest.raises(NotImplementedError):
-        fused.gru(x, [h], recurrent, bias, kernel=kernel, bias=bias, mask=mask)
+        fused.lstm(x, [h, h], recurrent.astype(jnp.bfloat16), kernel=kernel.astype(jnp.bfloat16),
+                   bias=bias, mask=mask)  # fmt: skip
+    kernel, recurrent, bias = jnp.ones((4, 24)), jnp.ones((8, 24)), jnp.zeros((24,))
     with pytest.raises(NotImplementedError):
         fused.gru(jnp.ones((3, 2, 24)), [h], recurrent, bias)  # projected
     with pytest.raises(NotImplementedError):

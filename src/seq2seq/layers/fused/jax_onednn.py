@@ -4,7 +4,8 @@ One FFI call runs the whole forward sequence, input projection included, and lea
 workspace; one call runs the whole backward sequence from it and gives the gradients of
 the inputs, the initial states, both kernels and the bias. `jax_rnn` calls `sequence`
 where it applies (`applies`): on the CPU, one device, no `keras.distribution`, float32
-or bfloat16 kernels, no mask; otherwise the layers keep their XLA loops.
+or bfloat16 kernels; otherwise the layers keep their XLA loops. A masked GRU runs as
+`masked_gru`: each row's kept steps gathered to its front, one call, put back.
 
 In bfloat16 oneDNN carries `h` in bfloat16 between steps (the generic loop keeps it in
 float32), the LSTM's `c` in float32, and computes the gradients in float32.
@@ -21,12 +22,11 @@ from seq2seq.conventions import CELL_NAMES
 from seq2seq.native import onednn
 
 
-def applies(kernel, recurrent_kernel, inputs, mask) -> bool:
+def applies(kernel, recurrent_kernel, inputs) -> bool:
     """Whether oneDNN runs this recurrence (else the caller declines)."""
     dtypes = (jnp.float32, jnp.bfloat16)
     return (
-        mask is None
-        and kernel is not None
+        kernel is not None
         and kernel.dtype in dtypes
         and recurrent_kernel.dtype == kernel.dtype
         and inputs.ndim == 3
@@ -131,3 +131,28 @@ def sequence(cell, inputs, initial_state, kernel, recurrent_kernel, bias, revers
     if cell == "lstm":
         states.append(results[2].astype(initial_state[1].dtype))
     return states, outputs
+
+
+def masked_gru(inputs, initial_state, kernel, recurrent_kernel, bias, reverse, mask):
+    """`sequence("gru", ...)` where `mask` (`(batch, time)`, False for padding) holds.
+
+    A masked step keeps the state and outputs zeros, so a row's recurrence is that
+    over its kept steps alone, in any pattern of padding. Each row's kept steps are
+    gathered to its front, in the order they are processed (last first when
+    `reverse`), one call runs the batch, and the outputs go back to their steps; the
+    final state is the output of a row's last kept step (the initial state for a row
+    with none). The LSTM has no such route: oneDNN gives its cell state after the last
+    step only, and a row's last kept step is not the last step.
+    """
+    mask = jnp.asarray(mask, bool)
+    steps = inputs.shape[1]
+    step = jnp.arange(steps)
+    key = jnp.where(mask, steps - 1 - step if reverse else step, steps + step)
+    order = jnp.argsort(key, axis=1)  # kept steps first, in processing order
+    gathered = jnp.take_along_axis(inputs, order[..., None], axis=1)
+    _, outputs = sequence("gru", gathered, initial_state, kernel, recurrent_kernel, bias, False)
+    kept = jnp.sum(mask, axis=1)
+    last = jnp.take_along_axis(outputs, jnp.maximum(kept - 1, 0)[:, None, None], axis=1)[:, 0]
+    state = jnp.where(kept[:, None] > 0, last, initial_state[0].astype(last.dtype))
+    outputs = jnp.take_along_axis(outputs, jnp.argsort(order, axis=1)[..., None], axis=1)
+    return [state], outputs * mask[..., None].astype(outputs.dtype)

@@ -4,7 +4,8 @@ float32 `lstm` runs inputs already projected through `jax_lstm`'s custom VJP, wh
 kernel gradient is one matrix multiply after the loop; the layer projects every step in
 one matrix multiply before it. `gru` (float32, bfloat16), bfloat16 `lstm` and float32
 `lstm` from `ONEDNN_LSTM_UNITS` units run inputs not yet projected on oneDNN
-(`jax_onednn`), unmasked; other inputs not projected are declined. `scan_deferring_kernels` gives the
+(`jax_onednn`): the GRU masked or not, the LSTM unmasked; other inputs not projected
+are declined. `scan_deferring_kernels` gives the
 teacher-forced decoder's loop the same treatment as the float32 LSTM.
 """
 
@@ -39,7 +40,8 @@ def lstm(
     if (
         kernel is not None
         and (kernel.dtype == jnp.bfloat16 or recurrent_kernel.shape[0] >= ONEDNN_LSTM_UNITS)
-        and jax_onednn.applies(kernel, recurrent_kernel, inputs, mask)
+        and mask is None
+        and jax_onednn.applies(kernel, recurrent_kernel, inputs)
     ):
         return jax_onednn.sequence(
             "lstm", inputs, initial_state, kernel, recurrent_kernel,
@@ -72,17 +74,17 @@ def gru(
     unroll=False,
     length=None,
 ):
-    if not jax_onednn.applies(kernel, recurrent_kernel, inputs, mask):
+    if not jax_onednn.applies(kernel, recurrent_kernel, inputs):
         raise NotImplementedError
     units = recurrent_kernel.shape[0]
     # oneDNN's linear-before-reset bias: the update and reset gates' two biases summed,
     # then the candidate's input and recurrent biases apart.
     both = bias[: 2 * units] + recurrent_bias[: 2 * units]
     merged = jnp.concatenate([both, bias[2 * units :], recurrent_bias[2 * units :]])
-    return jax_onednn.sequence(
-        "gru", inputs, initial_state, kernel, recurrent_kernel,
-        merged.reshape(4, units), go_backwards,
-    )  # fmt: skip
+    arguments = (inputs, initial_state, kernel, recurrent_kernel, merged.reshape(4, units))
+    if mask is not None:
+        return jax_onednn.masked_gru(*arguments, go_backwards, mask)
+    return jax_onednn.sequence("gru", *arguments, go_backwards)
 
 
 def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
