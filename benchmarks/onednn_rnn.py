@@ -49,7 +49,7 @@ def jax_step(cell, units, dtype, mode):
     lstm, applies = jax_rnn.lstm, jax_onednn.applies
 
     def onednn_lstm(inputs, initial_state, recurrent_kernel, kernel=None, bias=None, **kw):
-        if kernel is None or not applies(kernel, recurrent_kernel, inputs, kw.get("mask")):
+        if kw.get("mask") is not None or not applies(kernel, recurrent_kernel, inputs):
             raise NotImplementedError
         return jax_onednn.sequence(
             "lstm", inputs, initial_state, kernel, recurrent_kernel, bias.reshape(4, -1),

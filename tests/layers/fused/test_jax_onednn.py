@@ -111,16 +111,27 @@ def test_float32_lstm_runs_onednn_from_its_threshold(monkeypatch, go_backwards):
 
 @needs_onednn
 @pytest.mark.parametrize("go_backwards", [False, True])
-@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
-def test_masked_gru_runs_onednn_with_the_generic_loop_results(monkeypatch, policy, go_backwards):
+@pytest.mark.parametrize(
+    "cell, policy",
+    [
+        ("gru", "float32"),
+        ("gru", "mixed_bfloat16"),
+        ("lstm", "float32"),
+        ("lstm", "mixed_bfloat16"),
+    ],
+)
+def test_masked_sequences_run_onednn_with_the_generic_loop_results(
+    monkeypatch, cell, policy, go_backwards
+):
     """Padding at the end, at the start, in the middle, none and all: a padded step keeps
     the state and outputs zeros, as in the generic loop."""
     calls = counted(monkeypatch)
-    layer, x, initial = make("gru", policy, go_backwards)
+    monkeypatch.setattr(jax_rnn, "ONEDNN_LSTM_UNITS", 8)
+    layer, x, initial = make(cell, policy, go_backwards)
     mask = np.array([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 0, 1, 0, 1]], bool)
     for rows in (mask, np.vstack([mask[:2], np.zeros((1, 5), bool)])):
         got = outputs_and_gradients(layer, x, initial, rows)
-        assert calls == ["gru"]
+        assert calls == [cell]
         monkeypatch.setattr(fused, "ENABLED", False)
         want = outputs_and_gradients(layer, x, initial, rows)
         monkeypatch.setattr(fused, "ENABLED", True)
@@ -130,15 +141,10 @@ def test_masked_gru_runs_onednn_with_the_generic_loop_results(monkeypatch, polic
 
 
 @needs_onednn
-def test_declines_a_masked_lstm_and_projected_inputs():
+def test_declines_projected_inputs_and_other_dtypes():
     import jax.numpy as jnp
 
     x, h = jnp.ones((2, 3, 4)), jnp.zeros((2, 8))
-    kernel, recurrent, bias = jnp.ones((4, 32)), jnp.ones((8, 32)), jnp.zeros((32,))
-    mask = jnp.ones((2, 3), bool)
-    with pytest.raises(NotImplementedError):
-        fused.lstm(x, [h, h], recurrent.astype(jnp.bfloat16), kernel=kernel.astype(jnp.bfloat16),
-                   bias=bias, mask=mask)  # fmt: skip
     kernel, recurrent, bias = jnp.ones((4, 24)), jnp.ones((8, 24)), jnp.zeros((24,))
     with pytest.raises(NotImplementedError):
         fused.gru(jnp.ones((3, 2, 24)), [h], recurrent, bias)  # projected

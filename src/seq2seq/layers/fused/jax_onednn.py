@@ -4,8 +4,8 @@ One FFI call runs the whole forward sequence, input projection included, and lea
 workspace; one call runs the whole backward sequence from it and gives the gradients of
 the inputs, the initial states, both kernels and the bias. `jax_rnn` calls `sequence`
 where it applies (`applies`): on the CPU, one device, no `keras.distribution`, float32
-or bfloat16 kernels; otherwise the layers keep their XLA loops. A masked GRU runs as
-`masked_gru`: each row's kept steps gathered to its front, one call, put back.
+or bfloat16 kernels; otherwise the layers keep their XLA loops. Masked sequences run as
+`masked_sequence`: each row's kept steps gathered to its front, one call, put back.
 
 In bfloat16 oneDNN carries `h` in bfloat16 between steps (the generic loop keeps it in
 float32), the LSTM's `c` in float32, and computes the gradients in float32.
@@ -20,6 +20,9 @@ import numpy as np
 
 from seq2seq.conventions import CELL_NAMES
 from seq2seq.native import onednn
+
+# A gate pre-activation that puts the sigmoid at exactly 0 or 1 in float32 and bfloat16.
+_SATURATED = 1e4
 
 
 def applies(kernel, recurrent_kernel, inputs) -> bool:
@@ -133,16 +136,18 @@ def sequence(cell, inputs, initial_state, kernel, recurrent_kernel, bias, revers
     return states, outputs
 
 
-def masked_gru(inputs, initial_state, kernel, recurrent_kernel, bias, reverse, mask):
-    """`sequence("gru", ...)` where `mask` (`(batch, time)`, False for padding) holds.
+def masked_sequence(cell, inputs, initial_state, kernel, recurrent_kernel, bias, reverse, mask):
+    """`sequence` where `mask` (`(batch, time)`, False for padding) holds.
 
     A masked step keeps the state and outputs zeros, so a row's recurrence is that
     over its kept steps alone, in any pattern of padding. Each row's kept steps are
     gathered to its front, in the order they are processed (last first when
     `reverse`), one call runs the batch, and the outputs go back to their steps; the
-    final state is the output of a row's last kept step (the initial state for a row
-    with none). The LSTM has no such route: oneDNN gives its cell state after the last
-    step only, and a row's last kept step is not the last step.
+    final `h` is the output of a row's last kept step (the initial state for a row
+    with none). oneDNN gives the LSTM's cell state after the last step only, so the
+    LSTM gets one more input feature, 1 on the padded steps now at the end of each
+    row, whose kernel row (not trained) holds the input gate at 0 and the forget gate
+    at 1 there: the cell state passes those steps unchanged, and so do its gradients.
     """
     mask = jnp.asarray(mask, bool)
     steps = inputs.shape[1]
@@ -150,9 +155,16 @@ def masked_gru(inputs, initial_state, kernel, recurrent_kernel, bias, reverse, m
     key = jnp.where(mask, steps - 1 - step if reverse else step, steps + step)
     order = jnp.argsort(key, axis=1)  # kept steps first, in processing order
     gathered = jnp.take_along_axis(inputs, order[..., None], axis=1)
-    _, outputs = sequence("gru", gathered, initial_state, kernel, recurrent_kernel, bias, False)
     kept = jnp.sum(mask, axis=1)
+    if cell == "lstm":
+        padded = step[None, :] >= kept[:, None]
+        gathered = jnp.concatenate([gathered, padded[..., None].astype(gathered.dtype)], axis=-1)
+        units = recurrent_kernel.shape[0]
+        hold = [-_SATURATED, _SATURATED, 0.0, 0.0]  # gates i, f, c, o
+        row = jnp.repeat(jnp.asarray(hold, kernel.dtype), units)[None]
+        kernel = jnp.concatenate([kernel, jax.lax.stop_gradient(row)], axis=0)
+    states, outputs = sequence(cell, gathered, initial_state, kernel, recurrent_kernel, bias, False)
     last = jnp.take_along_axis(outputs, jnp.maximum(kept - 1, 0)[:, None, None], axis=1)[:, 0]
-    state = jnp.where(kept[:, None] > 0, last, initial_state[0].astype(last.dtype))
+    h = jnp.where(kept[:, None] > 0, last, initial_state[0].astype(last.dtype))
     outputs = jnp.take_along_axis(outputs, jnp.argsort(order, axis=1)[..., None], axis=1)
-    return [state], outputs * mask[..., None].astype(outputs.dtype)
+    return [h, *states[1:]], outputs * mask[..., None].astype(outputs.dtype)

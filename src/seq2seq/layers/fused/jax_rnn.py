@@ -4,8 +4,7 @@ float32 `lstm` runs inputs already projected through `jax_lstm`'s custom VJP, wh
 kernel gradient is one matrix multiply after the loop; the layer projects every step in
 one matrix multiply before it. `gru` (float32, bfloat16), bfloat16 `lstm` and float32
 `lstm` from `ONEDNN_LSTM_UNITS` units run inputs not yet projected on oneDNN
-(`jax_onednn`): the GRU masked or not, the LSTM unmasked; other inputs not projected
-are declined. `scan_deferring_kernels` gives the
+(`jax_onednn`), masked or not; other inputs not projected are declined. `scan_deferring_kernels` gives the
 teacher-forced decoder's loop the same treatment as the float32 LSTM.
 """
 
@@ -40,13 +39,12 @@ def lstm(
     if (
         kernel is not None
         and (kernel.dtype == jnp.bfloat16 or recurrent_kernel.shape[0] >= ONEDNN_LSTM_UNITS)
-        and mask is None
         and jax_onednn.applies(kernel, recurrent_kernel, inputs)
     ):
-        return jax_onednn.sequence(
-            "lstm", inputs, initial_state, kernel, recurrent_kernel,
-            bias.reshape(4, -1), go_backwards,
-        )  # fmt: skip
+        arguments = (inputs, initial_state, kernel, recurrent_kernel, bias.reshape(4, -1))
+        if mask is not None:
+            return jax_onednn.masked_sequence("lstm", *arguments, go_backwards, mask)
+        return jax_onednn.sequence("lstm", *arguments, go_backwards)
     arrays = [inputs, *initial_state, recurrent_kernel]
     if kernel is not None or not all(runs_projected("lstm", a.dtype) for a in arrays):
         raise NotImplementedError
@@ -83,7 +81,7 @@ def gru(
     merged = jnp.concatenate([both, bias[2 * units :], recurrent_bias[2 * units :]])
     arguments = (inputs, initial_state, kernel, recurrent_kernel, merged.reshape(4, units))
     if mask is not None:
-        return jax_onednn.masked_gru(*arguments, go_backwards, mask)
+        return jax_onednn.masked_sequence("gru", *arguments, go_backwards, mask)
     return jax_onednn.sequence("gru", *arguments, go_backwards)
 
 
