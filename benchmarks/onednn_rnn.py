@@ -46,15 +46,7 @@ def jax_step(cell, units, dtype, mode):
     layer = Recurrent(units, cell=cell, return_sequences=True, dtype=policy)
     layer.build((BATCH, LENGTH, FEATURES))
     weights = [v.value for v in layer.trainable_variables]
-    lstm, applies = jax_rnn.lstm, jax_onednn.applies
-
-    def onednn_lstm(inputs, initial_state, recurrent_kernel, kernel=None, bias=None, **kw):
-        if kw.get("mask") is not None or not applies(kernel, recurrent_kernel, inputs):
-            raise NotImplementedError
-        return jax_onednn.sequence(
-            "lstm", inputs, initial_state, kernel, recurrent_kernel, bias.reshape(4, -1),
-            kw.get("go_backwards", False),
-        )  # fmt: skip
+    threshold, applies = jax_rnn.ONEDNN_LSTM_UNITS, jax_onednn.applies
 
     def loss(weights, x, initial):
         (outputs, states), _ = layer.stateless_call(weights, [], x, initial_state=initial)
@@ -63,7 +55,7 @@ def jax_step(cell, units, dtype, mode):
     grad = jax.grad(loss, argnums=(0, 1, 2))
     # Trace now, under the mode's dispatch; the compiled function keeps it.
     if mode == "onednn":
-        jax_rnn.lstm = onednn_lstm
+        jax_rnn.ONEDNN_LSTM_UNITS = 0  # the float32 LSTM too, at every size
     else:
         jax_onednn.applies = lambda *args: False
     try:
@@ -71,7 +63,7 @@ def jax_step(cell, units, dtype, mode):
         initial = [keras.ops.zeros((BATCH, units)) for _ in range(2 if cell == "lstm" else 1)]
         compiled = jax.jit(grad).lower(weights, x, initial).compile()
     finally:
-        jax_rnn.lstm, jax_onednn.applies = lstm, applies
+        jax_rnn.ONEDNN_LSTM_UNITS, jax_onednn.applies = threshold, applies
 
     def run():
         jax.block_until_ready(compiled(weights, x, initial))

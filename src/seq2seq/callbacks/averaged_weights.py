@@ -60,7 +60,7 @@ class AveragedWeights(keras.callbacks.Callback):
     def _use_trained(self) -> None:
         if self._trained is None:
             return
-        for (variable, _), trained in zip(list(self._pairs()), self._trained):
+        for (variable, _), trained in zip(self._pairs(), self._trained):
             variable.assign(trained)
         self._trained = None
 

@@ -12,9 +12,8 @@ The implementations, each a module that can be read on its own:
 - `jax_rnn` (JAX): float32 LSTM over inputs already projected, through `jax_lstm`'s
   custom VJP (native loops on the CPU); GRU, bfloat16 LSTM and float32 LSTM from 256
   units over inputs not projected, masked or not, on oneDNN (`jax_onednn`, where
-  `seq2seq.native.onednn` loads); the
-  teacher-forced decoder's loop with its kernels' gradients after it
-  (`scan_deferring_kernels`).
+  `seq2seq.native.onednn` loads); the teacher-forced decoder's loop with its kernels'
+  gradients after it (`scan_deferring_kernels`).
 - `torch_rnn` (PyTorch): LSTM and GRU in `torch._VF.lstm` and `torch._VF.gru`, over
   inputs not yet projected.
 - TensorFlow and NumPy: none, every call declines.

@@ -4,8 +4,9 @@ float32 `lstm` runs inputs already projected through `jax_lstm`'s custom VJP, wh
 kernel gradient is one matrix multiply after the loop; the layer projects every step in
 one matrix multiply before it. `gru` (float32, bfloat16), bfloat16 `lstm` and float32
 `lstm` from `ONEDNN_LSTM_UNITS` units run inputs not yet projected on oneDNN
-(`jax_onednn`), masked or not; other inputs not projected are declined. `scan_deferring_kernels` gives the
-teacher-forced decoder's loop the same treatment as the float32 LSTM.
+(`jax_onednn`), masked or not; other inputs not projected are declined.
+`scan_deferring_kernels` gives the teacher-forced decoder's loop the same treatment as
+the float32 LSTM.
 """
 
 import jax
