@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from seq2seq.layers import fused
+
 
 @keras.saving.register_keras_serializable(package="seq2seq")
 class BahdanauAttention(keras.layers.Layer):
@@ -59,18 +61,24 @@ class BahdanauAttention(keras.layers.Layer):
         self.built = True
 
     def keys(self, memory):
-        """Projects the encoder memory once: `(batch, in_len, units)`."""
-        return ops.matmul(memory, self.memory_kernel) + self.bias
+        """Projects the encoder memory once: `(batch, in_len, units)`, in the variable
+        dtype (float32 under `mixed_bfloat16`, the product's operands in bfloat16)."""
+        compute, exact = self.compute_dtype, self.dtype_policy.variable_dtype
+        product = fused.matmul(
+            ops.cast(memory, compute), ops.cast(self.memory_kernel, compute), exact
+        )
+        return product + ops.cast(self.bias, exact)
 
     def call(self, query, keys, memory, mask=None, training=False):
         # Under a mixed policy the products run in the compute dtype; the scores, the
         # softmax, the weights and the context in the variable dtype (float32).
         compute, exact = self.compute_dtype, self.dtype_policy.variable_dtype
-        projected_query = ops.expand_dims(
-            ops.matmul(ops.cast(query, compute), ops.cast(self.query_kernel, compute)), 1
-        )  # (batch, 1, units)
-        energy = ops.tanh(ops.cast(keys, exact) + ops.cast(projected_query, exact))
-        scores = ops.matmul(energy, ops.cast(self.score_vector, exact))  # (batch, in_len)
+        projected_query = fused.matmul(
+            ops.cast(query, compute), ops.cast(self.query_kernel, compute), exact
+        )
+        scores = fused.recomputed(_scores)(
+            keys, projected_query, ops.cast(self.score_vector, exact)
+        )
         if mask is not None:
             scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
         weights = ops.softmax(scores, axis=-1)
@@ -82,6 +90,17 @@ class BahdanauAttention(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
+
+
+def _scores(keys, projected_query, score_vector):
+    """`tanh(keys + query) @ v`: `(batch, in_len)` in `projected_query`'s dtype.
+
+    Its `(batch, in_len, units)` energy is recomputed in the backward pass (where the
+    backend can, `fused.recomputed`) rather than kept for every decoder step.
+    """
+    exact = projected_query.dtype
+    energy = ops.tanh(ops.cast(keys, exact) + ops.expand_dims(projected_query, 1))
+    return ops.matmul(energy, score_vector)
 
 
 def weighted_sum(weights, memory, max_unrolled=32):

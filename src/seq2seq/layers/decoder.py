@@ -176,10 +176,12 @@ class Decoder(keras.layers.Layer):
 
     def project_features(self, features):
         """First-layer input projection of fed-back values, for one step or all steps."""
-        kernel = self.cells[0].kernel
+        cell = self.cells[0]
+        kernel = ops.cast(cell.kernel, cell.compute_dtype)
         if self.context_dim:
             kernel = kernel[: self.feature_dim]
-        return ops.matmul(features, kernel) + self.cells[0].bias
+        product = fused.matmul(ops.cast(features, kernel.dtype), kernel, self.state_dtype)
+        return product + ops.cast(cell.bias, self.state_dtype)
 
     def prepare(self, bundle, generation=False):
         """Adds what every step reuses to `bundle`: the attention keys, computed once per
@@ -233,8 +235,10 @@ class Decoder(keras.layers.Layer):
             context = bundle["context"]
         if context is not None:
             context_kernel = kernels[1] if kernels else bundle["context_kernel"]
-            product = ops.matmul(ops.cast(context, context_kernel.dtype), context_kernel)
-            projected = ops.cast(projected, self.state_dtype) + ops.cast(product, self.state_dtype)
+            product = fused.matmul(
+                ops.cast(context, context_kernel.dtype), context_kernel, self.state_dtype
+            )
+            projected = ops.cast(projected, self.state_dtype) + product
         new_states = []
         state = states[0]
         x = None

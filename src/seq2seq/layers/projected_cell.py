@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from seq2seq.layers import fused
+
 
 class ProjectedCell(keras.layers.Layer):
     """A recurrent cell whose step is split into an input projection and a recurrence.
@@ -77,16 +79,17 @@ class ProjectedCell(keras.layers.Layer):
         The product runs in the compute dtype; the result is in `state_dtype`.
         """
         compute = self.compute_dtype
-        product = ops.matmul(ops.cast(inputs, compute), ops.cast(self.kernel, compute))
-        return ops.cast(product, self.state_dtype) + ops.cast(self.bias, self.state_dtype)
+        product = fused.matmul(
+            ops.cast(inputs, compute), ops.cast(self.kernel, compute), self.state_dtype
+        )
+        return product + ops.cast(self.bias, self.state_dtype)
 
     def recurrent_product(self, h, kernel=None):
         """`h @ kernel` (default the cell's recurrent kernel) in the compute dtype,
         returned in `state_dtype`."""
         compute = self.compute_dtype
         kernel = self.recurrent_kernel if kernel is None else kernel
-        product = ops.matmul(ops.cast(h, compute), ops.cast(kernel, compute))
-        return ops.cast(product, self.state_dtype)
+        return fused.matmul(ops.cast(h, compute), ops.cast(kernel, compute), self.state_dtype)
 
     def fused_weights(self, projected=False):
         """The weights of the fused recurrence (`seq2seq.layers.fused`), by argument name.

@@ -30,6 +30,7 @@ _SOURCE = "onednn_rnn.cc"
 _TARGETS = {
     "seq2seq_onednn_rnn_forward": "Seq2seqOnednnRnnForward",
     "seq2seq_onednn_rnn_backward": "Seq2seqOnednnRnnBackward",
+    "seq2seq_onednn_matmul": "Seq2seqOnednnMatmul",
 }
 _STATE = {}
 
@@ -53,6 +54,7 @@ class OnednnLibrary:
 
     forward = "seq2seq_onednn_rnn_forward"
     backward = "seq2seq_onednn_rnn_backward"
+    matmul = "seq2seq_onednn_matmul"
 
     def __init__(self, library):
         self._size = library.Seq2seqOnednnWorkspaceSize

@@ -243,6 +243,61 @@ ffi::Error Backward(ffi::RemainingArgs args, ffi::RemainingRets rets, int64_t ce
   return ffi::Error::Success();
 }
 
+// Matrix multiply c = op(a) @ op(b), op a transpose where asked: a (m, k) or, transposed,
+// stored (k, m); b (k, n) or stored (n, k); c (m, n). The operands float32 or bfloat16,
+// the result float32 or bfloat16 (its buffer's type). One primitive per problem, kept.
+struct MatmulKey {
+  int64_t m, k, n, transpose_a, transpose_b;
+  ffi::DataType a, b, c;
+  bool operator<(const MatmulKey& o) const {
+    return std::tie(m, k, n, transpose_a, transpose_b, a, b, c) <
+           std::tie(o.m, o.k, o.n, o.transpose_a, o.transpose_b, o.a, o.b, o.c);
+  }
+};
+
+struct Matmul {
+  memory::desc a, b, c;
+  dnnl::matmul primitive;
+};
+
+dt Type(ffi::DataType type) { return type == ffi::DataType::BF16 ? dt::bf16 : dt::f32; }
+
+Matmul& LookupMatmul(const MatmulKey& k) {
+  static std::map<MatmulKey, std::unique_ptr<Matmul>> cache;
+  auto& slot = cache[k];
+  if (!slot) {
+    slot = std::make_unique<Matmul>();
+    slot->a = memory::desc({k.m, k.k}, Type(k.a), k.transpose_a ? tag::ba : tag::ab);
+    slot->b = memory::desc({k.k, k.n}, Type(k.b), k.transpose_b ? tag::ba : tag::ab);
+    slot->c = memory::desc({k.m, k.n}, Type(k.c), tag::ab);
+    slot->primitive = dnnl::matmul(
+        dnnl::matmul::primitive_desc(Engine(), slot->a, slot->b, slot->c));
+  }
+  return *slot;
+}
+
+ffi::Error MatmulCall(ffi::AnyBuffer a, ffi::AnyBuffer b, ffi::Result<ffi::AnyBuffer> c,
+                      bool transpose_a, bool transpose_b) {
+  auto da = a.dimensions(), db = b.dimensions();
+  if (da.size() != 2 || db.size() != 2)
+    return ffi::Error(ffi::ErrorCode::kInvalidArgument, "onednn matmul: 2-D operands only");
+  const int64_t m = transpose_a ? da[1] : da[0], k = transpose_a ? da[0] : da[1];
+  const int64_t n = transpose_b ? db[0] : db[1];
+  MatmulKey key{m, k, n, transpose_a, transpose_b, a.element_type(), b.element_type(),
+                c->element_type()};
+  try {
+    std::lock_guard<std::mutex> guard(lock);
+    Matmul& mm = LookupMatmul(key);
+    mm.primitive.execute(Stream(), {{DNNL_ARG_SRC, Wrap(mm.a, Data(a))},
+                                    {DNNL_ARG_WEIGHTS, Wrap(mm.b, Data(b))},
+                                    {DNNL_ARG_DST, Wrap(mm.c, Data(*c))}});
+    Stream().wait();
+  } catch (const dnnl::error& error) {
+    return ffi::Error(ffi::ErrorCode::kInternal, std::string("oneDNN: ") + error.what());
+  }
+  return ffi::Error::Success();
+}
+
 }  // namespace
 
 // The workspace's size in bytes for a problem (known before the forward call runs, so
@@ -273,3 +328,11 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(Seq2seqOnednnRnnBackward, Backward,
                                   .RemainingRets()
                                   .Attr<int64_t>("cell")
                                   .Attr<bool>("reverse"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(Seq2seqOnednnMatmul, MatmulCall,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Attr<bool>("transpose_a")
+                                  .Attr<bool>("transpose_b"));

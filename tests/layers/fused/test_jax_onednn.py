@@ -166,3 +166,68 @@ def test_without_onednn_the_layers_fall_back_with_the_same_results(monkeypatch, 
     assert calls == [] and onednn.onednn_library() is None
     monkeypatch.setattr(fused, "ENABLED", False)
     assert_close(got, outputs_and_gradients(layer, x, initial), 1e-6)
+
+
+def bfloat16_operands(shape_a, shape_b, seed=5):
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(seed)
+    a = jnp.asarray(rng.normal(size=shape_a), jnp.bfloat16)
+    b = jnp.asarray(rng.normal(size=shape_b), jnp.bfloat16)
+    return a, b
+
+
+@needs_onednn
+@pytest.mark.parametrize("shape_a", [(6, 16), (2, 3, 16)])
+def test_matmul_runs_bfloat16_on_onednn_with_float32_accumulation(monkeypatch, shape_a):
+    """The product and both gradients against float32 arithmetic on the same bfloat16
+    values: the product is not rounded to bfloat16; the gradients are, as the operands'."""
+    import jax
+    import jax.numpy as jnp
+
+    calls = []
+    function = jax_onednn.matmul
+    monkeypatch.setattr(jax_onednn, "matmul", lambda a, b: calls.append(1) or function(a, b))
+    a, b = bfloat16_operands(shape_a, (16, 24))
+    weight = jnp.linspace(-1.0, 1.0, 24)
+
+    def loss(matmul, a, b):
+        product = matmul(a, b)
+        return jnp.sum(product * weight), product
+
+    (_, got), got_grads = jax.value_and_grad(
+        lambda a, b: loss(lambda a, b: fused.matmul(a, b, "float32"), a, b),
+        argnums=(0, 1),
+        has_aux=True,
+    )(a, b)
+    assert calls == [1] and got.dtype == jnp.float32 and got.shape == (*shape_a[:-1], 24)
+    a32, b32 = a.astype(jnp.float32), b.astype(jnp.float32)
+    (_, want), want_grads = jax.value_and_grad(
+        lambda a, b: loss(jnp.matmul, a, b), argnums=(0, 1), has_aux=True
+    )(a32, b32)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
+    for g, w in zip(got_grads, want_grads):
+        assert g.dtype == jnp.bfloat16
+        np.testing.assert_allclose(np.asarray(g, "float32"), np.asarray(w), rtol=1e-2, atol=1e-2)
+
+
+@needs_onednn
+def test_matmul_keeps_xla_for_float32_and_falls_back_without_onednn(monkeypatch):
+    """float32 operands keep XLA's product; with oneDNN off, bfloat16 ones take
+    `keras.ops.matmul` (rounded to bfloat16, then cast), within bfloat16's precision."""
+    import jax.numpy as jnp
+
+    calls = []
+    function = jax_onednn.matmul
+    monkeypatch.setattr(jax_onednn, "matmul", lambda a, b: calls.append(1) or function(a, b))
+    a, b = bfloat16_operands((4, 8), (8, 5))
+    a32, b32 = a.astype(jnp.float32), b.astype(jnp.float32)
+    np.testing.assert_array_equal(fused.matmul(a32, b32, "float32"), jnp.matmul(a32, b32))
+    assert calls == []
+    fast = fused.matmul(a, b, "float32")
+    monkeypatch.setenv("SEQ2SEQ_ONEDNN", "0")
+    monkeypatch.setattr(onednn, "_STATE", {})
+    slow = fused.matmul(a, b, "float32")
+    assert calls == [1] and slow.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(slow), np.asarray(fast), rtol=1e-2, atol=1e-2)
+    np.testing.assert_array_equal(slow, jnp.matmul(a, b).astype(jnp.float32))

@@ -28,7 +28,8 @@ def counted(monkeypatch, name):
 
 
 def test_declines_what_it_does_not_run():
-    """Inputs not projected, a GRU, mixed precision: `NotImplementedError`."""
+    """Inputs not projected, a GRU, bfloat16 projected inputs, float16 kernels:
+    `NotImplementedError`."""
     import jax.numpy as jnp
 
     z, h = np.zeros((3, 2, 16), "float32"), np.zeros((2, 4), "float32")
@@ -40,7 +41,7 @@ def test_declines_what_it_does_not_run():
     with pytest.raises(NotImplementedError):
         fused.gru(z[..., :12], [h], kernel[:, :12], z[0, 0, :12])
     with pytest.raises(NotImplementedError):
-        fused.scan_deferring_kernels(None, None, z, (jnp.asarray(kernel, jnp.bfloat16),))
+        fused.scan_deferring_kernels(None, None, z, (jnp.asarray(kernel, jnp.float16),))
     assert fused.runs_projected("lstm", "float32")
     assert not fused.runs_projected("lstm", "bfloat16")
     assert not fused.runs_projected("gru", "float32")
@@ -90,9 +91,20 @@ def test_linear_feedback_decoder_matches_the_step_loop(monkeypatch, peek):
         )
 
 
-@pytest.mark.parametrize("kind", ["attention", "attention_depth2", "feedback"])
-def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind):
-    """Teacher forcing with kernel gradients after the loop: same loss and gradients."""
+@pytest.mark.parametrize(
+    "kind, policy",
+    [
+        ("attention", "float32"),
+        ("attention_depth2", "float32"),
+        ("feedback", "float32"),
+        ("attention", "mixed_bfloat16"),
+        ("attention_depth2", "mixed_bfloat16"),
+    ],
+)
+def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind, policy):
+    """Teacher forcing with kernel gradients after the loop: same loss and gradients
+    (under `mixed_bfloat16`, to bfloat16's precision: the deferred gradient is rounded
+    to bfloat16 once, the plain scan's at every step)."""
     import jax
 
     from seq2seq.models import AttentionSeq2Seq, Seq2Seq
@@ -122,6 +134,7 @@ def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind):
             output_length=5,
             depth=2 if kind == "attention_depth2" else 1,
             logits=True,
+            dtype=policy,
         )
         x = rng.integers(1, 9, size=(3, 6)).astype("int32")
         x[1, 4:] = 0  # padding: the attention mask reaches the loop
@@ -142,8 +155,18 @@ def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind):
 
     monkeypatch.setattr(jax_rnn, "scan_deferring_kernels", declined)
     (want_loss, want_out), want_grads = jax.value_and_grad(loss, has_aux=True)(trainable)
-    np.testing.assert_allclose(np.asarray(got_out), np.asarray(want_out), rtol=1e-5, atol=1e-6)
+    if policy == "float32":
+        np.testing.assert_allclose(np.asarray(got_out), np.asarray(want_out), rtol=1e-5, atol=1e-6)
+        for variable, got, want in zip(model.trainable_variables, got_grads, want_grads):
+            np.testing.assert_allclose(
+                np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5, err_msg=variable.path
+            )
+        return
+    np.testing.assert_allclose(
+        np.asarray(got_out, "float32"), np.asarray(want_out, "float32"), atol=2e-2
+    )
     for variable, got, want in zip(model.trainable_variables, got_grads, want_grads):
+        scale = max(float(np.max(np.abs(want))), 1e-3)
         np.testing.assert_allclose(
-            np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5, err_msg=variable.path
+            np.asarray(got), np.asarray(want), rtol=0, atol=2e-2 * scale, err_msg=variable.path
         )

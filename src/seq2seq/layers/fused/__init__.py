@@ -143,6 +143,45 @@ def runs_projected(recurrence, dtype) -> bool:
     return ENABLED and _backend is not None and _backend.runs_projected(recurrence, dtype)
 
 
+def matmul(a, b, dtype):
+    """`a @ b` as `dtype`: the product of a step's operands, already in the compute dtype.
+
+    Where the backend has a faster product for these operands (JAX on the CPU: bfloat16
+    ones on oneDNN, accumulated in float32 and not rounded to bfloat16 before the cast),
+    it runs there; otherwise `keras.ops.matmul` then a cast, the same numbers up to that
+    rounding. Never declines: this is for the products inside a step, called on every
+    backend.
+
+    Args:
+        a: `(..., k)`.
+        b: `(k, n)`, `a`'s dtype.
+        dtype: The result's dtype.
+    """
+    if ENABLED and _backend is not None:
+        try:
+            return keras.ops.cast(_backend.matmul(a, b), dtype)
+        except NotImplementedError:
+            pass
+    return keras.ops.cast(keras.ops.matmul(a, b), dtype)
+
+
+def recomputed(function):
+    """`function`, whose intermediate values the backward pass computes again instead
+    of keeping them (JAX: `jax.checkpoint`), or `function` itself where the backend does
+    not do that.
+
+    For a small function of a loop step whose intermediates are large (the attention's
+    `(batch, in_len, units)` energy): a loop keeps them for every step, and writing and
+    reading them back costs more than computing them again.
+    """
+    if ENABLED and _backend is not None:
+        try:
+            return _backend.recomputed(function)
+        except NotImplementedError:
+            pass
+    return function
+
+
 def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
     """`lax.scan`-like loop whose kernels get their gradient after the loop.
 
@@ -166,6 +205,6 @@ def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
 
     Raises:
         NotImplementedError: Where the backend has no such loop (all but JAX; float32
-            kernels only).
+            or bfloat16 kernels only).
     """
     return _implementation().scan_deferring_kernels(body, init, xs, kernels, unroll)

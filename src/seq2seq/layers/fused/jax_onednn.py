@@ -6,6 +6,8 @@ the inputs, the initial states, both kernels and the bias. `jax_rnn` calls `sequ
 where it applies (`applies`): on the CPU, one device, no `keras.distribution`, float32
 or bfloat16 kernels; otherwise the layers keep their XLA loops. Masked sequences run as
 `masked_sequence`: each row's kept steps gathered to its front, one call, put back.
+`matmul` is oneDNN's matrix multiply of bfloat16 operands into a float32 result, for the
+products of the decoders' steps.
 
 In bfloat16 oneDNN carries `h` in bfloat16 between steps (the generic loop keeps it in
 float32), the LSTM's `c` in float32, and computes the gradients in float32.
@@ -168,3 +170,67 @@ def masked_sequence(cell, inputs, initial_state, kernel, recurrent_kernel, bias,
     h = jnp.where(kept[:, None] > 0, last, initial_state[0].astype(last.dtype))
     outputs = jnp.take_along_axis(outputs, jnp.argsort(order, axis=1)[..., None], axis=1)
     return [h, *states[1:]], outputs * mask[..., None].astype(outputs.dtype)
+
+
+def _product(a, b, dtype, transpose_a=False, transpose_b=False):
+    """One oneDNN call: `op(a) @ op(b)` as `dtype`, 2-D operands, `op` a transpose where asked."""
+    rows = a.shape[1] if transpose_a else a.shape[0]
+    columns = b.shape[0] if transpose_b else b.shape[1]
+    return jax.ffi.ffi_call(
+        onednn.OnednnLibrary.matmul,
+        jax.ShapeDtypeStruct((rows, columns), dtype),
+        vmap_method="sequential",
+    )(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+
+
+@jax.custom_vjp
+def _matmul(a, b):
+    return _product(a, b, jnp.float32)
+
+
+def _matmul_fwd(a, b):
+    return _product(a, b, jnp.float32), (a, b)
+
+
+def _matmul_bwd(residuals, d_product):
+    # Each gradient is its own call: XLA drops the one nobody uses (a kernel held
+    # constant in `scan_deferring_kernels`, an input that is not differentiated).
+    a, b = residuals
+    d_product = d_product.astype(a.dtype)
+    d_a = _product(d_product, b, a.dtype, transpose_b=True)
+    d_b = _product(a, d_product, b.dtype, transpose_a=True)
+    return d_a, d_b
+
+
+_matmul.defvjp(_matmul_fwd, _matmul_bwd)
+
+
+def matmul_applies(a, b) -> bool:
+    """Whether `matmul` runs `a @ b` on oneDNN: bfloat16 operands, `b` 2-D, known shapes."""
+    return (
+        a.dtype == jnp.bfloat16
+        and b.dtype == jnp.bfloat16
+        and a.ndim >= 2
+        and b.ndim == 2
+        and all(isinstance(d, int) and d > 0 for d in (*a.shape, *b.shape))
+        and jax.default_backend() == "cpu"
+        and keras.distribution.distribution() is None
+        and onednn.onednn_library() is not None
+    )
+
+
+def gram(a, d):
+    """`a^T @ d` in float32 over the rows of `(..., k)` and `(..., n)`, as bfloat16 products
+    on oneDNN: the gradient of a kernel from its operands and the product's gradient."""
+    rows = a.reshape(-1, a.shape[-1]).astype(jnp.bfloat16)
+    return _product(rows, d.reshape(-1, d.shape[-1]).astype(jnp.bfloat16), jnp.float32, True)
+
+
+def matmul(a, b):
+    """`a @ b` in float32 from bfloat16 operands, on oneDNN (see `matmul_applies`).
+
+    `a` is `(..., k)`, `b` `(k, n)`; the product accumulates in float32 and is not
+    rounded to bfloat16. Gradients are oneDNN products too, in the operands' dtype.
+    """
+    rows = a.reshape(-1, a.shape[-1])
+    return _matmul(rows, b).reshape(*a.shape[:-1], b.shape[1])

@@ -25,6 +25,16 @@ def runs_projected(recurrence, dtype) -> bool:
     return False
 
 
+def matmul(a, b):
+    """Declines: `keras.ops.matmul` is `torch.matmul`, which has no faster variant here."""
+    raise NotImplementedError
+
+
+def recomputed(function):
+    """Declines: PyTorch's loop is a Python loop, which recomputing would only slow."""
+    raise NotImplementedError
+
+
 def lstm(
     inputs,
     initial_state,
