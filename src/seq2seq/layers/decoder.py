@@ -285,14 +285,16 @@ class Decoder(keras.layers.Layer):
         readout, states, weights = self.recurrent_step(projected, states, bundle)
         return self.output_layer(readout), states, weights
 
-    def _deferred_teacher_loop(self, teacher_body, init, projected, bundle, unroll):
-        """The teacher-forced loop with the first layer's kernels' gradients after it
+    def _deferred_loop(self, step_body, init, projected, bundle, unroll):
+        """The step loop with the first layer's kernels' gradients after it
         (`fused.scan_deferring_kernels`); raises `NotImplementedError` where it does not
         apply.
 
-        The recurrent kernel's product must add to the projected input, as an LSTM's
-        does (a GRU's reset gate multiplies part of it); a peeked context has no kernel
-        operand here.
+        `step_body(carry, z_t, kernels)` adds `z_t` to the first layer's projected input
+        and returns `(carry, (h_before, context))`: the teacher-forced loop scans the
+        projected teacher, the free-running one zeros. The recurrent kernel's product
+        must add to the projected input, as an LSTM's does (a GRU's reset gate
+        multiplies part of it); a peeked context has no kernel operand here.
         """
         cell = self.cells[0]
         if self.peek or cell.recurrence != "lstm":
@@ -302,7 +304,7 @@ class Decoder(keras.layers.Layer):
             kernels.append(bundle["context_kernel"])
 
         def body(kernels, carry, z_t):
-            carry, (h_before, context) = teacher_body(carry, z_t, kernels)
+            carry, (h_before, context) = step_body(carry, z_t, kernels)
             operands = (h_before,) if context is None else (h_before, context)
             return carry, carry, operands
 
@@ -327,7 +329,7 @@ class Decoder(keras.layers.Layer):
 
         init = (initial_states, zero_readout, zero_weights)
         try:
-            _, (_, readouts, weights) = self._deferred_teacher_loop(
+            _, (_, readouts, weights) = self._deferred_loop(
                 teacher_body, init, projected, bundle, unroll
             )
         except NotImplementedError:
@@ -416,23 +418,31 @@ class Decoder(keras.layers.Layer):
         else:
             zero_outputs = ops.zeros((batch_size, self.output_dim), dtype=self.compute_dtype)
 
-            def free_body(carry, xs):
+            def free_step(carry, xs, z_t=None, kernels=None):
                 states, features, _, _ = carry
                 if xs is not None:
                     teacher_t, use_own_t = xs[..., : self.feature_dim], xs[..., self.feature_dim :]
                     features = use_own_t * features + (1.0 - use_own_t) * teacher_t
-                readout, states, weights = self.recurrent_step(
-                    self.project_features(features), states, bundle, masks, training=training
+                projected = self.project_features(features)
+                if z_t is not None:
+                    projected = projected + z_t
+                readout, new_states, weights = self.recurrent_step(
+                    projected, states, bundle, masks, kernels, training
                 )
                 outputs = self.output_layer(
                     readout if readout_mask is None else readout * readout_mask
                 )
                 carry = (
-                    states,
+                    new_states,
                     self.feedback(outputs),
                     outputs,
                     weights if weights is not None else zero_weights,
                 )
+                operands = (states[0][0], readout[..., self.units :] if self.attention else None)
+                return carry, operands
+
+            def free_body(carry, xs):
+                carry, _ = free_step(carry, xs)
                 return carry, carry
 
             # One scanned tensor (features, then the choice): Keras' TensorFlow scan fails
@@ -443,9 +453,23 @@ class Decoder(keras.layers.Layer):
                 else None
             )
             init = (initial_states, start, zero_outputs, zero_weights)
-            _, (_, _, outputs, weights) = ops.scan(
-                free_body, init, xs, length=length, unroll=unroll
-            )
+            try:
+                if xs is not None or not isinstance(length, int):
+                    raise NotImplementedError
+                # The kernels' products add to zeros scanned as the projected input.
+                gates = self.cells[0].gates * self.units
+                zeros = ops.zeros((length, batch_size, gates), dtype=self.state_dtype)
+                _, (_, _, outputs, weights) = self._deferred_loop(
+                    lambda carry, z_t, kernels: free_step(carry, None, z_t, kernels),
+                    init,
+                    zeros,
+                    bundle,
+                    unroll,
+                )
+            except NotImplementedError:
+                _, (_, _, outputs, weights) = ops.scan(
+                    free_body, init, xs, length=length, unroll=unroll
+                )
             outputs = ops.transpose(outputs, (1, 0, 2))
         attention = ops.transpose(weights, (1, 0, 2)) if self.attention else None
         return {"outputs": outputs, "attention": attention}

@@ -99,12 +99,15 @@ def test_linear_feedback_decoder_matches_the_step_loop(monkeypatch, peek):
         ("feedback", "float32"),
         ("attention", "mixed_bfloat16"),
         ("attention_depth2", "mixed_bfloat16"),
+        ("free_attention", "float32"),
+        ("free_attention", "mixed_bfloat16"),
+        ("free_feedback", "float32"),
     ],
 )
 def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind, policy):
-    """Teacher forcing with kernel gradients after the loop: same loss and gradients
-    (under `mixed_bfloat16`, to bfloat16's precision: the deferred gradient is rounded
-    to bfloat16 once, the plain scan's at every step)."""
+    """Teacher forcing and free running with kernel gradients after the loop: same loss
+    and gradients (under `mixed_bfloat16`, to bfloat16's precision: the deferred
+    gradient is rounded to bfloat16 once, the plain scan's at every step)."""
     import jax
 
     from seq2seq.models import AttentionSeq2Seq, Seq2Seq
@@ -124,6 +127,22 @@ def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind, polic
         )
         x = rng.normal(size=(3, 4, 3)).astype("float32")
         y = rng.normal(size=(3, 5, 4)).astype("float32")
+    elif kind.startswith("free"):
+        # Real values fed back through the output layer: the attention model, and
+        # Seq2Seq with two layers (one layer runs as one LSTM, `linear_feedback`).
+        cls, extra = (AttentionSeq2Seq, {}) if kind == "free_attention" else (Seq2Seq, {"depth": 2})
+        model = cls(
+            input_dim=3,
+            input_length=4,
+            hidden_dim=8,
+            output_length=5,
+            output_dim=4,
+            teacher_force=False,
+            dtype=policy,
+            **extra,
+        )
+        x = rng.normal(size=(3, 4, 3)).astype("float32")
+        y = None
     else:
         model = AttentionSeq2Seq(
             input_vocab_size=9,
@@ -144,7 +163,8 @@ def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind, polic
     fixed = [v.value for v in model.non_trainable_variables]
 
     def loss(weights):
-        outputs, _ = model.stateless_call(weights, fixed, [x, y], training=True)
+        inputs = x if y is None else [x, y]
+        outputs, _ = model.stateless_call(weights, fixed, inputs, training=True)
         return (outputs**2).sum(), outputs
 
     (got_loss, got_out), got_grads = jax.value_and_grad(loss, has_aux=True)(trainable)
