@@ -113,36 +113,24 @@ def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind, polic
     from seq2seq.models import AttentionSeq2Seq, Seq2Seq
 
     rng = np.random.default_rng(3)
-    if kind == "feedback":
-        model = Seq2Seq(
+    if kind in ("feedback", "free_feedback", "free_attention"):
+        # Real values. Seq2Seq with two layers: sharing one state (teacher forcing) it is
+        # not a stacked recurrence, and one layer would run as one fused LSTM
+        # (`fused_decoding.teacher_readouts`, `linear_feedback`), so the loop stays.
+        teacher_force = kind == "feedback"
+        cls, extra = (AttentionSeq2Seq, {}) if kind == "free_attention" else (Seq2Seq, {"depth": 2})
+        model = cls(
             input_dim=3,
             input_length=4,
             hidden_dim=6,
             output_length=5,
             output_dim=4,
-            # Two layers sharing one state: not a stacked recurrence, so the loop stays
-            # (one layer runs as a fused LSTM, `fused_decoding.teacher_readouts`).
-            depth=2,
-            teacher_force=True,
-        )
-        x = rng.normal(size=(3, 4, 3)).astype("float32")
-        y = rng.normal(size=(3, 5, 4)).astype("float32")
-    elif kind.startswith("free"):
-        # Real values fed back through the output layer: the attention model, and
-        # Seq2Seq with two layers (one layer runs as one LSTM, `linear_feedback`).
-        cls, extra = (AttentionSeq2Seq, {}) if kind == "free_attention" else (Seq2Seq, {"depth": 2})
-        model = cls(
-            input_dim=3,
-            input_length=4,
-            hidden_dim=8,
-            output_length=5,
-            output_dim=4,
-            teacher_force=False,
+            teacher_force=teacher_force,
             dtype=policy,
             **extra,
         )
         x = rng.normal(size=(3, 4, 3)).astype("float32")
-        y = None
+        y = rng.normal(size=(3, 5, 4)).astype("float32") if teacher_force else None
     else:
         model = AttentionSeq2Seq(
             input_vocab_size=9,
