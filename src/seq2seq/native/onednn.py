@@ -1,9 +1,10 @@
-"""oneDNN's recurrences (LSTM, linear-before-reset GRU) for JAX, through XLA's FFI.
+"""oneDNN's recurrences (LSTM, linear-before-reset GRU) and matrix multiply for JAX,
+through XLA's FFI.
 
 `onednn_rnn.cc` wraps oneDNN's `lstm_forward`/`lstm_backward` and
-`lbr_gru_forward`/`lbr_gru_backward` primitives; it is compiled on first use as
-`lstm.cc` is (`seq2seq.native.load`: same cache, same compiler), against the headers of
-the `onednn-devel` wheel, and linked to the `onednn` wheel's `libdnnl.so` (its folder
+`lbr_gru_forward`/`lbr_gru_backward` primitives, and its `matmul`; it is compiled on
+first use as `lstm.cc` is (`seq2seq.native.load`: same cache, same compiler), against
+the headers of the `onednn-devel` wheel, and linked to the `onednn` wheel's `libdnnl.so` (its folder
 put in the library's search path). oneDNN picks the instruction set at run time.
 
 The `onednn` wheel is oneDNN's SYCL build: its CPU engine is a SYCL device of the

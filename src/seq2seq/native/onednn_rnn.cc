@@ -3,6 +3,7 @@
 // also fills a workspace), one runs it backward from that workspace. Unidirectional,
 // left2right or right2left, one layer; float32, or bfloat16 data and weights with a
 // float32 bias, LSTM cell state and gradients (the types oneDNN's bf16 backward takes).
+// Also oneDNN's matrix multiply, for the products of the decoders' steps (`MatmulCall`).
 //
 // Layouts: the caller's arrays are oneDNN's plain ones. Inputs and outputs time-major
 // (tnc); states (batch, units) = ldnc with l = d = 1; a Keras kernel (features,
