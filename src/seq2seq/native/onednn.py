@@ -4,8 +4,8 @@ through XLA's FFI.
 `onednn_rnn.cc` wraps oneDNN's `lstm_forward`/`lstm_backward` and
 `lbr_gru_forward`/`lbr_gru_backward` primitives, and its `matmul`; it is compiled on
 first use as `lstm.cc` is (`seq2seq.native.load`: same cache, same compiler), against
-the headers of the `onednn-devel` wheel, and linked to the `onednn` wheel's `libdnnl.so` (its folder
-put in the library's search path). oneDNN picks the instruction set at run time.
+the headers of the `onednn-devel` wheel, and linked to the `onednn` wheel's
+`libdnnl.so` (its folder put in the library's search path). oneDNN picks the instruction set at run time.
 
 The `onednn` wheel is oneDNN's SYCL build: its CPU engine is a SYCL device of the
 OpenCL CPU runtime (the `intel-opencl-rt` wheel), which the OpenCL loader only finds

@@ -19,16 +19,16 @@ needs_onednn = pytest.mark.skipif(
 )
 
 
-def counted(monkeypatch):
-    """Counts the calls of `jax_onednn.sequence`, by cell."""
+def counted(monkeypatch, name="sequence"):
+    """Counts the calls of `jax_onednn.<name>`: by cell for `sequence`, else by name."""
     calls = []
-    function = jax_onednn.sequence
+    function = getattr(jax_onednn, name)
 
-    def wrapper(cell, *args, **kwargs):
-        calls.append(cell)
-        return function(cell, *args, **kwargs)
+    def wrapper(*args, **kwargs):
+        calls.append(args[0] if name == "sequence" else name)
+        return function(*args, **kwargs)
 
-    monkeypatch.setattr(jax_onednn, "sequence", wrapper)
+    monkeypatch.setattr(jax_onednn, name, wrapper)
     return calls
 
 
@@ -185,9 +185,7 @@ def test_matmul_runs_bfloat16_on_onednn_with_float32_accumulation(monkeypatch, s
     import jax
     import jax.numpy as jnp
 
-    calls = []
-    function = jax_onednn.matmul
-    monkeypatch.setattr(jax_onednn, "matmul", lambda a, b: calls.append(1) or function(a, b))
+    calls = counted(monkeypatch, "matmul")
     a, b = bfloat16_operands(shape_a, (16, 24))
     weight = jnp.linspace(-1.0, 1.0, 24)
 
@@ -200,7 +198,7 @@ def test_matmul_runs_bfloat16_on_onednn_with_float32_accumulation(monkeypatch, s
         argnums=(0, 1),
         has_aux=True,
     )(a, b)
-    assert calls == [1] and got.dtype == jnp.float32 and got.shape == (*shape_a[:-1], 24)
+    assert calls == ["matmul"] and got.dtype == jnp.float32 and got.shape == (*shape_a[:-1], 24)
     a32, b32 = a.astype(jnp.float32), b.astype(jnp.float32)
     (_, want), want_grads = jax.value_and_grad(
         lambda a, b: loss(jnp.matmul, a, b), argnums=(0, 1), has_aux=True
@@ -217,9 +215,7 @@ def test_matmul_keeps_xla_for_float32_and_falls_back_without_onednn(monkeypatch)
     `keras.ops.matmul` (rounded to bfloat16, then cast), within bfloat16's precision."""
     import jax.numpy as jnp
 
-    calls = []
-    function = jax_onednn.matmul
-    monkeypatch.setattr(jax_onednn, "matmul", lambda a, b: calls.append(1) or function(a, b))
+    calls = counted(monkeypatch, "matmul")
     a, b = bfloat16_operands((4, 8), (8, 5))
     a32, b32 = a.astype(jnp.float32), b.astype(jnp.float32)
     np.testing.assert_array_equal(fused.matmul(a32, b32, "float32"), jnp.matmul(a32, b32))
@@ -228,6 +224,6 @@ def test_matmul_keeps_xla_for_float32_and_falls_back_without_onednn(monkeypatch)
     monkeypatch.setenv("SEQ2SEQ_ONEDNN", "0")
     monkeypatch.setattr(onednn, "_STATE", {})
     slow = fused.matmul(a, b, "float32")
-    assert calls == [1] and slow.dtype == jnp.float32
+    assert calls == ["matmul"] and slow.dtype == jnp.float32
     np.testing.assert_allclose(np.asarray(slow), np.asarray(fast), rtol=1e-2, atol=1e-2)
     np.testing.assert_array_equal(slow, jnp.matmul(a, b).astype(jnp.float32))

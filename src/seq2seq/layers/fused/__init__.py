@@ -13,8 +13,9 @@ The implementations, each a module that can be read on its own:
   custom VJP (native loops on the CPU); GRU, bfloat16 LSTM and float32 LSTM from 256
   units over inputs not projected, masked or not, on oneDNN (`jax_onednn`, where
   `seq2seq.native.onednn` loads); the decoders' loops (teacher-forced and free-running)
-  with their kernels' gradients after them (`scan_deferring_kernels`); bfloat16 products on oneDNN (`matmul`)
-  and the attention's energy recomputed in the backward pass (`recomputed`).
+  with their kernels' gradients after them (`scan_deferring_kernels`); bfloat16
+  products on oneDNN (`matmul`) and the attention's energy recomputed in the backward
+  pass (`recomputed`).
 - `torch_rnn` (PyTorch): LSTM and GRU in `torch._VF.lstm` and `torch._VF.gru`, over
   inputs not yet projected; `matmul` and `recomputed` decline.
 - TensorFlow and NumPy: none, every call declines.

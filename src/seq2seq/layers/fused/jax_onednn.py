@@ -27,6 +27,17 @@ from seq2seq.native import onednn
 _SATURATED = 1e4
 
 
+def runs_here(*arrays) -> bool:
+    """Whether oneDNN can take these arrays here: known, non-empty shapes, on the CPU,
+    one device (no `keras.distribution`), the kernels loaded."""
+    return (
+        all(isinstance(d, int) and d > 0 for a in arrays for d in a.shape)
+        and jax.default_backend() == "cpu"
+        and keras.distribution.distribution() is None
+        and onednn.onednn_library() is not None
+    )
+
+
 def applies(kernel, recurrent_kernel, inputs) -> bool:
     """Whether oneDNN runs this recurrence (else the caller declines)."""
     dtypes = (jnp.float32, jnp.bfloat16)
@@ -35,10 +46,7 @@ def applies(kernel, recurrent_kernel, inputs) -> bool:
         and kernel.dtype in dtypes
         and recurrent_kernel.dtype == kernel.dtype
         and inputs.ndim == 3
-        and all(isinstance(d, int) and d > 0 for d in inputs.shape)
-        and jax.default_backend() == "cpu"
-        and keras.distribution.distribution() is None
-        and onednn.onednn_library() is not None
+        and runs_here(inputs)
     )
 
 
@@ -212,18 +220,17 @@ def matmul_applies(a, b) -> bool:
         and b.dtype == jnp.bfloat16
         and a.ndim >= 2
         and b.ndim == 2
-        and all(isinstance(d, int) and d > 0 for d in (*a.shape, *b.shape))
-        and jax.default_backend() == "cpu"
-        and keras.distribution.distribution() is None
-        and onednn.onednn_library() is not None
+        and runs_here(a, b)
     )
 
 
 def gram(a, d):
-    """`a^T @ d` in float32 over the rows of `(..., k)` and `(..., n)`, as bfloat16 products
-    on oneDNN: the gradient of a kernel from its operands and the product's gradient."""
+    """`a^T @ d` in float32 over the rows of `(..., k)` and `(..., n)`, both cast to
+    bfloat16, on oneDNN (see `runs_here`): the gradient of a kernel from its operands and
+    the product's gradient."""
     rows = a.reshape(-1, a.shape[-1]).astype(jnp.bfloat16)
-    return _product(rows, d.reshape(-1, d.shape[-1]).astype(jnp.bfloat16), jnp.float32, True)
+    d_rows = d.reshape(-1, d.shape[-1]).astype(jnp.bfloat16)
+    return _product(rows, d_rows, jnp.float32, transpose_a=True)
 
 
 def matmul(a, b):

@@ -5,8 +5,8 @@ kernel gradient is one matrix multiply after the loop; the layer projects every 
 one matrix multiply before it. `gru` (float32, bfloat16), bfloat16 `lstm` and float32
 `lstm` from `ONEDNN_LSTM_UNITS` units run inputs not yet projected on oneDNN
 (`jax_onednn`), masked or not; other inputs not projected are declined.
-`scan_deferring_kernels` gives the teacher-forced decoder's loop the same treatment as
-the float32 LSTM. `matmul` runs bfloat16 products on oneDNN (`jax_onednn.matmul`):
+`scan_deferring_kernels` gives the decoders' loops (teacher-forced and free-running) the
+same treatment as the float32 LSTM, for float32 and bfloat16 kernels. `matmul` runs bfloat16 products on oneDNN (`jax_onednn.matmul`):
 XLA's CPU bfloat16 dot is no faster than its float32 one; in float32 XLA's dot is as
 fast as oneDNN's and is kept.
 """
@@ -101,9 +101,7 @@ def recomputed(function):
 def _kernel_gradient(operands, d_outputs, kernel):
     """`kernel_gradient` in `kernel`'s dtype: for a bfloat16 kernel, bfloat16 products on
     oneDNN where they apply (as the step's own products), else XLA's float32 one."""
-    if kernel.dtype == jnp.bfloat16 and jax_onednn.matmul_applies(
-        operands.astype(jnp.bfloat16), kernel
-    ):
+    if kernel.dtype == jnp.bfloat16 and jax_onednn.runs_here(operands, d_outputs):
         return jax_onednn.gram(operands, d_outputs).astype(kernel.dtype)
     return kernel_gradient(operands, d_outputs).astype(kernel.dtype)
 
