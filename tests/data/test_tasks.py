@@ -1,3 +1,4 @@
+import collections
 import datetime
 import os
 import re
@@ -178,6 +179,21 @@ def test_g2p_split_is_by_word_and_stable():
     several = [refs for refs in first["references"]["train"] if len(refs) > 1]
     assert several
     assert 0.05 < len(first["test"]) / 3000 < 0.15
+
+
+def test_g2p_trains_on_every_pronunciation_and_scores_one_pair_per_word():
+    splits = get_task("g2p").load(num_examples=3000, seed=0)
+    table = pronunciations()
+    trained = collections.defaultdict(list)
+    for word, spoken in splits["train"]:
+        trained[word].append(spoken)
+    assert all(sorted(trained[word]) == sorted(table[word]) for word in trained)
+    assert len(splits["train"]) > len(trained)  # some words have several
+    for split in ("validation", "test"):
+        words = sources(splits, split)
+        assert len(set(words)) == len(words)
+        assert [t for _, t in splits[split]] == [table[w][0] for w in words]
+        assert splits["references"][split] == [table[w] for w in words]
 
 
 def test_co2_windows():

@@ -57,8 +57,12 @@ def load_g2p(num_examples: int | None, seed: int) -> dict:
         seed: Chooses the sample and shuffles each split.
 
     Returns:
-        Splits of `(word, first pronunciation)` pairs and `references` holding
-        all the pronunciations of each word.
+        Splits of `(word, pronunciation)` pairs and `references` holding all
+        the pronunciations of each pair's word. Training holds a pair for every
+        pronunciation of a word (100,423 pairs for the 94,031 words of the
+        whole dictionary), as a pronunciation dictionary read from a file
+        trains; validation and test hold one pair per word, its first
+        pronunciation, and score an output against all of them.
     """
     table = pronunciations()
     words = list(table)
@@ -72,9 +76,12 @@ def load_g2p(num_examples: int | None, seed: int) -> dict:
     out: dict = {}
     references: dict = {}
     for name in SPLITS:
-        order = rng.permutation(len(by_split[name])).tolist()
-        split_words = [by_split[name][i] for i in order]
-        out[name] = [(word, table[word][0]) for word in split_words]
-        references[name] = [list(table[word]) for word in split_words]
+        if name == "train":
+            entries = [(word, spoken) for word in by_split[name] for spoken in table[word]]
+        else:
+            entries = [(word, table[word][0]) for word in by_split[name]]
+        order = rng.permutation(len(entries)).tolist()
+        out[name] = [entries[i] for i in order]
+        references[name] = [list(table[entries[i][0]]) for i in order]
     out["references"] = references
     return out
