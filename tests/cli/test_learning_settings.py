@@ -6,8 +6,9 @@ import pytest
 from cli_helpers import run
 
 from seq2seq.commands.errors import CommandError
-from seq2seq.commands.train import build_model, learning_rate
+from seq2seq.commands.train import _alternatives, build_model, learning_rate
 from seq2seq.config import resolve_settings
+from seq2seq.data.vocabularies import build_vocabulary
 from seq2seq.losses import TokenCrossEntropy
 
 TEXT_SHAPES = {"input_vocab_size": 9, "output_vocab_size": 8, "output_length": 5}
@@ -102,3 +103,18 @@ def test_precision_is_checked(tmp_path):
                          "--out", str(tmp_path / "run"))  # fmt: skip
     assert status == 2
     assert "float16" in err and "mixed_bfloat16" in err
+
+
+def test_selection_scores_every_reference_of_a_validation_source():
+    """Selection on exact match counts a validation output right on any reference of its
+    source (`_alternatives` feeds them to `ValidationExactMatch`), as the test split is
+    scored; a reference longer than the model's outputs is left out."""
+    vocabulary = build_vocabulary(["R EH D", "R IY D", "T OW"], "word", None, 0)
+    part = {
+        "targets": ["R EH D", "T OW"],
+        "references": [["R EH D", "R IY D", "R IY D R IY D"], ["T OW"]],
+    }
+    rows, targets = _alternatives(part, vocabulary, output_length=4)
+    assert rows.tolist() == [0]
+    assert targets.tolist() == vocabulary.encode(["R IY D"], max_length=4).tolist()
+    assert _alternatives({"targets": ["T OW"], "references": [["T OW"]]}, vocabulary, 4) is None

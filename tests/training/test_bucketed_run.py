@@ -57,6 +57,17 @@ def test_exact_match_compares_whole_rows():
     assert exact_match(ids, targets) == pytest.approx(2 / 3)
 
 
+def test_exact_match_counts_a_row_right_on_any_of_its_alternatives():
+    ids = np.array([[5, 2, 0], [5, 6, 2], [5, 6, 2], [7, 2, 0]])
+    targets = np.array([[5, 2, 0], [5, 7, 2], [5, 7, 2], [7, 2, 0]])
+    # Row 1 may also be `5 6`, row 2 `5 8` or `5 6 6` (neither is its output), row 3 `8`.
+    rows = np.array([1, 2, 2, 3])
+    more = np.array([[5, 6, 2, 0], [5, 8, 2, 0], [5, 6, 6, 2], [8, 2, 0, 0]])
+    assert exact_match(ids, targets, (rows, more)) == pytest.approx(3 / 4)
+    assert exact_match(ids, targets) == pytest.approx(2 / 4)
+    assert exact_match(ids, targets, (np.zeros(0, int), np.zeros((0, 3), int))) == 0.5
+
+
 def test_history_holds_the_validation_exact_match_of_greedy_decoding(whole):
     _, weights, history = whole
     assert sorted(history) == ["loss", "val_exact_match", "val_loss"]

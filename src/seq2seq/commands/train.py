@@ -100,6 +100,9 @@ def _text_arrays(dataset: Dataset, settings: dict[str, Any]) -> tuple[dict[str, 
             x = source_vocabulary.encode(part["sources"])
             y = target_vocabulary.encode(part["targets"], max_length=output_length)
             arrays[name] = (x, y)
+    arrays["alternatives"] = _alternatives(
+        dataset.splits["validation"], target_vocabulary, output_length
+    )
     if dataset.stream is not None:
         arrays["train"] = StreamedBatches(
             dataset.stream.train_pairs, dataset.stream.train_size, source_vocabulary,
@@ -114,6 +117,23 @@ def _text_arrays(dataset: Dataset, settings: dict[str, Any]) -> tuple[dict[str, 
         "target_vocabulary": target_vocabulary,
     }
     return arrays, shapes
+
+
+def _alternatives(part: dict, vocabulary, output_length: int) -> tuple | None:
+    """`(rows, targets)`: the references of a held-out split other than each example's
+    target, encoded, for selection on exact match; None where there are none. A reference
+    too long for the model's outputs is left out."""
+    rows, texts = [], []
+    for row, (target, options) in enumerate(
+        zip(part["targets"], part.get("references", []), strict=False)
+    ):
+        for option in options:
+            if option != target and len(vocabulary.tokenize(option)) < output_length:
+                rows.append(row)
+                texts.append(option)
+    if not rows:
+        return None
+    return np.asarray(rows), vocabulary.encode(texts, max_length=output_length)
 
 
 def _real_arrays(
@@ -235,7 +255,12 @@ def _resume_command(folder: RunFolder) -> str:
 def _fit(run: TrainingRun, arrays, checkpoint: Checkpoint | None) -> dict[str, list[float]]:
     folder = run.folder
     try:
-        return run.fit(arrays["train"], arrays["validation"], resume_from=checkpoint)
+        return run.fit(
+            arrays["train"],
+            arrays["validation"],
+            resume_from=checkpoint,
+            alternatives=arrays.get("alternatives"),
+        )
     except NonFiniteLoss as error:
         last = run.last_checkpoint
         kept = (

@@ -149,6 +149,7 @@ class TrainingRun:
         train: Arrays | StreamedBatches,
         validation: Arrays,
         resume_from: Checkpoint | None = None,
+        alternatives: Arrays | None = None,
     ):
         """Trains until the last epoch or early stopping; returns the history.
 
@@ -157,6 +158,8 @@ class TrainingRun:
                 streamed file (its seed and skip are set for each epoch).
             validation: `(x, y)` validation arrays.
             resume_from: A checkpoint to continue from, if any.
+            alternatives: The validation sources' other acceptable targets, for
+                selection on exact match (`ValidationExactMatch`).
 
         Returns:
             Metric name to one value per epoch (the whole run's, resumed or not).
@@ -180,7 +183,7 @@ class TrainingRun:
         progress = RunProgress(self.settings.epochs, self.settings.verbose)
         callbacks = [progress, self.steps, self.stopping]
         if self.settings.select_on == "exact_match":  # first, so the others see its value
-            callbacks.insert(0, ValidationExactMatch(*validation))
+            callbacks.insert(0, ValidationExactMatch(*validation, alternatives=alternatives))
         if getattr(self.model.optimizer, "use_ema", False):  # before all: they judge the average
             callbacks.insert(0, AveragedWeights())
         while epoch < self.settings.epochs and not self.stopping.stopped:
