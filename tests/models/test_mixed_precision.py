@@ -3,7 +3,9 @@
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
+from seq2seq.conventions import START_ID
 from seq2seq.layers import Decoder, Encoder, LSTMCell, Recurrent
 from seq2seq.models import AttentionSeq2Seq, Seq2Seq, SimpleSeq2Seq
 
@@ -73,6 +75,27 @@ def test_attention_weights_and_states_are_float32():
     # The first step of every output attends (later steps of a finished output are zeros).
     np.testing.assert_allclose(result["attention"][:, 0].sum(-1), 1.0, atol=1e-5)
     assert np.isfinite(result["log_probs"]).all()
+
+
+def test_generation_logits_are_float32_products_of_bfloat16_operands():
+    """A generation step's output layer multiplies bfloat16 operands and returns
+    float32 logits; on JAX (oneDNN) they are not rounded to bfloat16 in between."""
+    model = _model(AttentionSeq2Seq, token=True)
+    x, _ = _data(True)
+    cache = model.generation_cache(ops.convert_to_tensor(x))
+    logits, _, _ = model.generation_step(ops.full((16,), START_ID, dtype="int32"), cache, 0)
+    assert ops.convert_to_numpy(logits).dtype == np.float32
+    layer = model.decoder.output_layer
+    readout = np.random.default_rng(2).normal(size=(16, model.decoder.readout_dim))
+
+    def rounded(value):
+        return ops.convert_to_numpy(ops.cast(ops.cast(value, "bfloat16"), "float32"))
+
+    expected = rounded(readout) @ rounded(layer.kernel) + ops.convert_to_numpy(layer.bias)
+    got = ops.convert_to_numpy(model.decoder._step_outputs(ops.convert_to_tensor(readout)))
+    assert got.dtype == np.float32
+    exact = keras.backend.backend() == "jax"
+    np.testing.assert_allclose(got, expected, rtol=1e-5 if exact else 1e-2, atol=1e-5)
 
 
 def test_recurrent_layer_multiplies_in_bfloat16_and_carries_float32():

@@ -283,7 +283,23 @@ class Decoder(keras.layers.Layer):
     def _projected_step(self, projected, states, bundle):
         """`step` from the first layer's projected input: `(outputs, new_states, weights)`."""
         readout, states, weights = self.recurrent_step(projected, states, bundle)
-        return self.output_layer(readout), states, weights
+        return self._step_outputs(readout), states, weights
+
+    def _step_outputs(self, readout):
+        """The output layer on one generation step's readout, in `state_dtype`.
+
+        Its product goes through `fused.matmul` (under `mixed_bfloat16`, bfloat16
+        operands on oneDNN where the backend has it), so the logits are not rounded to
+        bfloat16; a quantized or LoRA output layer runs as it is.
+        """
+        layer = self.output_layer
+        if layer.quantization_mode is not None or layer.lora_enabled:
+            return layer(readout)
+        compute = layer.compute_dtype
+        product = fused.matmul(
+            ops.cast(readout, compute), ops.cast(layer.kernel, compute), self.state_dtype
+        )
+        return layer.activation(product + ops.cast(layer.bias, self.state_dtype))
 
     def _deferred_loop(self, step_body, init, projected, bundle, unroll):
         """The step loop with the first layer's kernels' gradients after it
