@@ -185,7 +185,8 @@ class Decoder(keras.layers.Layer):
 
     def prepare(self, bundle, generation=False):
         """Adds what every step reuses to `bundle`: the attention keys, computed once per
-        sequence, and the first layer's context kernel, sliced once outside the loop.
+        sequence, and the first layer's context kernel, sliced and cast to the compute
+        dtype once outside the loop.
 
         With `generation=True` in token mode, also `feature_table`: the first layer's
         input projection of every target embedding, `(vocab, gates * units)`, which
@@ -193,7 +194,8 @@ class Decoder(keras.layers.Layer):
         if self.attention and "keys" not in bundle:
             bundle = {**bundle, "keys": self.attention_layer.keys(bundle["memory"])}
         if self.context_dim and "context_kernel" not in bundle:
-            kernel = ops.convert_to_tensor(self.cells[0].kernel)
+            cell = self.cells[0]
+            kernel = ops.cast(cell.kernel, cell.compute_dtype)  # bfloat16 under a mixed policy
             bundle = {**bundle, "context_kernel": kernel[self.feature_dim :]}
         if generation and self.token_mode and "feature_table" not in bundle:
             bundle = {**bundle, "feature_table": self.project_features(self.embedding.embeddings)}

@@ -32,8 +32,8 @@ def _run(cell, inputs, state, projected=None, extra=None):
             projected = cell.project(ops.transpose(inputs, (1, 0, 2)))
         if extra is not None:
             context, kernel = extra
-            product = ops.matmul(ops.cast(context, kernel.dtype), kernel)
-            projected = ops.cast(projected, cell.state_dtype) + ops.cast(product, cell.state_dtype)
+            product = fused.matmul(ops.cast(context, kernel.dtype), kernel, cell.state_dtype)
+            projected = ops.cast(projected, cell.state_dtype) + product
         _, outputs = fused.run(
             cell.recurrence, projected, state, **cell.fused_weights(projected=True)
         )
@@ -107,7 +107,12 @@ def linear_feedback(decoder, bundle, initial_states, length, start):
         out_kernel, feature_kernel
     )
     bias = ops.matmul(ops.expand_dims(out_bias, 0), feature_kernel)[0] + cell.bias
-    context = ops.matmul(bundle["context"], bundle["context_kernel"]) if decoder.peek else 0.0
+    # The loop runs in the variables' dtype: the context's kernel rows from the variable,
+    # not the bundle's copy in the compute dtype.
+    context_kernel = kernel[decoder.feature_dim :]
+    context = 0.0
+    if decoder.peek:
+        context = ops.matmul(ops.cast(bundle["context"], kernel.dtype), context_kernel)
     first = decoder.project_features(start) + context
     batch = ops.shape(first)[0]
     unroll = decoder.unroll is True
@@ -120,7 +125,7 @@ def linear_feedback(decoder, bundle, initial_states, length, start):
         # The constant as an input the backend projects itself: the peeked context with
         # its kernel rows, or one zero feature.
         if decoder.peek:
-            inputs, input_kernel = bundle["context"], bundle["context_kernel"]
+            inputs, input_kernel = bundle["context"], context_kernel
         else:
             inputs = ops.zeros((batch, 1), dtype=first.dtype)
             input_kernel = ops.zeros((1, ops.shape(recurrent)[-1]), dtype=recurrent.dtype)
