@@ -145,6 +145,22 @@ def test_every_batch_divides():
     )
     with pytest.raises(DistributionError, match="expected a multiple of 4"):
         processes.divisible(arrays, batch_size=6)
+    # The other references of validation rows: those of the rows kept stay.
+    alternatives = (np.array([1, 3, 5, 6]), np.arange(8).reshape(4, 2))
+    kept, _ = processes.divisible({**arrays, "alternatives": alternatives}, batch_size=8)
+    assert kept["alternatives"][0].tolist() == [1, 3]
+    assert kept["alternatives"][1].tolist() == [[0, 1], [2, 3]]
+
+
+def test_each_process_scores_its_block_of_validation_rows():
+    validation = (np.arange(8), np.arange(8) * 10)
+    alternatives = (np.array([0, 3, 4, 4, 7]), np.arange(10).reshape(5, 2))
+    shares = [Processes(i, 2, 2).validation_share(validation, alternatives) for i in range(2)]
+    assert [share[0][1].tolist() for share in shares] == [[0, 10, 20, 30], [40, 50, 60, 70]]
+    # Alternatives follow their rows, numbered from the block's first row.
+    assert [share[1][0].tolist() for share in shares] == [[0, 3], [0, 0, 3]]
+    assert shares[1][1][1].tolist() == [[4, 5], [6, 7], [8, 9]]
+    assert Processes(0, 2, 2).validation_share(validation)[1] is None
 
 
 def test_each_process_feeds_its_rows_of_every_batch():

@@ -70,6 +70,20 @@ class Processes:
                 f"{self.num_devices} devices; expected a multiple of {self.num_devices}"
             )
 
+    def validation_share(
+        self, validation: Arrays, alternatives: Arrays | None = None
+    ) -> tuple[Arrays, Arrays | None]:
+        """This process's block of the validation rows, and the alternatives
+        (`ValidationExactMatch`) of those rows, renumbered from the block's first."""
+        block = len(validation[0]) // self.num_processes
+        start = self.process_id * block
+        validation = tuple(part[start : start + block] for part in validation)
+        if alternatives is not None:
+            rows, targets = alternatives
+            mine = (rows >= start) & (rows < start + block)
+            alternatives = (rows[mine] - start, targets[mine])
+        return validation, alternatives
+
     def divisible(
         self, arrays: dict[str, Arrays], batch_size: int
     ) -> tuple[dict[str, Arrays], str]:
@@ -96,6 +110,10 @@ class Processes:
             kept[name] = (x[:size], y[:size])
             if size < len(x):
                 dropped.append(f"the last {len(x) - size} of {len(x)} {name} examples")
+        if arrays.get("alternatives") is not None:  # those of the validation rows kept
+            rows, targets = arrays["alternatives"]
+            mine = rows < len(kept["validation"][0])
+            kept["alternatives"] = (rows[mine], targets[mine])
         where = f"{self.num_devices} devices in {self.num_processes} process(es)"
         note = f"--distribute: batches of {batch_size} over {where}"
         if dropped:
@@ -191,12 +209,15 @@ class ShardedRun(TrainingRun):
         super().__init__(*args, **kwargs)
         self.processes = processes
 
-    def fit(self, train: Arrays, validation: Arrays, resume_from: Checkpoint | None = None):
-        processes = self.processes
-        block = len(validation[0]) // processes.num_processes
-        start = processes.process_id * block
-        validation = tuple(part[start : start + block] for part in validation)
-        return super().fit(train, validation, resume_from)
+    def fit(
+        self,
+        train: Arrays,
+        validation: Arrays,
+        resume_from: Checkpoint | None = None,
+        alternatives: Arrays | None = None,
+    ):
+        validation, alternatives = self.processes.validation_share(validation, alternatives)
+        return super().fit(train, validation, resume_from, alternatives)
 
     def _epoch_data(self, x, y, epoch: int, position: int) -> dict[str, Any]:
         data = super()._epoch_data(x, y, epoch, position)
