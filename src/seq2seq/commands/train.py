@@ -124,9 +124,7 @@ def _alternatives(part: dict, vocabulary, output_length: int) -> tuple | None:
     target, encoded, for selection on exact match; None where there are none. A reference
     too long for the model's outputs is left out."""
     rows, texts = [], []
-    for row, (target, options) in enumerate(
-        zip(part["targets"], part.get("references", []), strict=False)
-    ):
+    for row, (target, options) in enumerate(zip(part["targets"], part["references"], strict=True)):
         for option in options:
             if option != target and len(vocabulary.tokenize(option)) < output_length:
                 rows.append(row)

@@ -79,9 +79,7 @@ class Processes:
         start = self.process_id * block
         validation = tuple(part[start : start + block] for part in validation)
         if alternatives is not None:
-            rows, targets = alternatives
-            mine = (rows >= start) & (rows < start + block)
-            alternatives = (rows[mine] - start, targets[mine])
+            alternatives = _alternatives_of_rows(alternatives, start, start + block)
         return validation, alternatives
 
     def divisible(
@@ -111,9 +109,8 @@ class Processes:
             if size < len(x):
                 dropped.append(f"the last {len(x) - size} of {len(x)} {name} examples")
         if arrays.get("alternatives") is not None:  # those of the validation rows kept
-            rows, targets = arrays["alternatives"]
-            mine = rows < len(kept["validation"][0])
-            kept["alternatives"] = (rows[mine], targets[mine])
+            size = len(kept["validation"][0])
+            kept["alternatives"] = _alternatives_of_rows(arrays["alternatives"], 0, size)
         where = f"{self.num_devices} devices in {self.num_processes} process(es)"
         note = f"--distribute: batches of {batch_size} over {where}"
         if dropped:
@@ -189,6 +186,14 @@ def start(batch_size: int, environ: Mapping[str, str] = os.environ) -> Processes
     processes = Processes(jax.process_index(), jax.process_count(), jax.device_count())
     processes.check_batch(batch_size)
     return processes
+
+
+def _alternatives_of_rows(alternatives: Arrays, start: int, stop: int) -> Arrays:
+    """The alternatives (`ValidationExactMatch`) of validation rows `start` to `stop`,
+    their rows numbered from `start`."""
+    rows, targets = alternatives
+    mine = (rows >= start) & (rows < stop)
+    return rows[mine] - start, targets[mine]
 
 
 class ShardedRun(TrainingRun):
