@@ -15,6 +15,7 @@ pytestmark = pytest.mark.usefixtures("op_by_op")
 VARIANTS = {
     "plain": {},
     "gru": {"cell": "gru"},
+    "gru_peek": {"cell": "gru", "peek": True, "memory_dim": MEMORY_DIM},
     "peek": {"peek": True, "memory_dim": MEMORY_DIM},
     "attention": {"attention": True, "memory_dim": MEMORY_DIM},
     "deep_inner": {"depth": 2, "inner_broadcast_state": True},
