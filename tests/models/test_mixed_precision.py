@@ -92,10 +92,33 @@ def test_generation_logits_are_float32_products_of_bfloat16_operands():
         return ops.convert_to_numpy(ops.cast(ops.cast(value, "bfloat16"), "float32"))
 
     expected = rounded(readout) @ rounded(layer.kernel) + ops.convert_to_numpy(layer.bias)
-    got = ops.convert_to_numpy(model.decoder._step_outputs(ops.convert_to_tensor(readout)))
+    got = ops.convert_to_numpy(model.decoder._outputs(ops.convert_to_tensor(readout)))
     assert got.dtype == np.float32
     exact = keras.backend.backend() == "jax"
     np.testing.assert_allclose(got, expected, rtol=1e-5 if exact else 1e-2, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda cls: cls.__name__)
+def test_training_probabilities_are_a_float32_softmax(cls):
+    """Teacher forced or not, the probabilities the loss reads are a float32 softmax
+    (bfloat16 ones sum to 1 within about 1e-2 only); the teacher-forced decoders' logits
+    are float32 products of the bfloat16 operands, as a generation step's are."""
+    model = _model(cls, token=True)
+    x, y = _data(True)
+    inputs = x if cls is SimpleSeq2Seq else [x, y]
+    probabilities = ops.convert_to_numpy(model(inputs, training=True))
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-6)
+    if cls is SimpleSeq2Seq:
+        return
+    # Without dropout (none here), training's outputs are the teacher-forced logits'.
+    logits = model._forward(
+        ops.convert_to_tensor(x), ops.convert_to_tensor(y), training=False, sample_mask=None
+    )["outputs"]
+    assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(ops.softmax(logits, axis=-1)), probabilities, rtol=1e-4, atol=1e-6
+    )
 
 
 def test_recurrent_layer_multiplies_in_bfloat16_and_carries_float32():

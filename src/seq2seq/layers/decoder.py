@@ -285,10 +285,11 @@ class Decoder(keras.layers.Layer):
     def _projected_step(self, projected, states, bundle):
         """`step` from the first layer's projected input: `(outputs, new_states, weights)`."""
         readout, states, weights = self.recurrent_step(projected, states, bundle)
-        return self._step_outputs(readout), states, weights
+        return self._outputs(readout), states, weights
 
-    def _step_outputs(self, readout):
-        """The output layer on one generation step's readout, in `state_dtype`.
+    def _outputs(self, readout):
+        """The output layer on readouts (a generation step's, or the teacher-forced
+        loop's `(batch, out_len, readout_dim)`), in `state_dtype`.
 
         Its product goes through `fused.matmul` (under `mixed_bfloat16`, bfloat16
         operands on oneDNN where the backend has it), so the logits are not rounded to
@@ -432,7 +433,7 @@ class Decoder(keras.layers.Layer):
                 )
             if readout_mask is not None:
                 readouts = readouts * ops.expand_dims(readout_mask, 1)
-            outputs = self.output_layer(readouts)
+            outputs = self._outputs(readouts)
         else:
             zero_outputs = ops.zeros((batch_size, self.output_dim), dtype=self.compute_dtype)
 

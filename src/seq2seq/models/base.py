@@ -199,7 +199,9 @@ class Seq2SeqModel(keras.Model):
 
     def _finish(self, outputs):
         if self.token_mode and not self.logits:
-            return ops.softmax(outputs, axis=-1)
+            # In the variables' dtype: bfloat16 probabilities (8 bits) would round the
+            # loss's gradient, `p - target`, by up to 0.4 % of `p` (mixed_bfloat16).
+            return ops.softmax(ops.cast(outputs, self.dtype_policy.variable_dtype), axis=-1)
         return outputs
 
     def compile(self, optimizer="rmsprop", loss=None, jit_compile="auto", **kwargs):
