@@ -194,3 +194,25 @@ def test_every_layer_of_a_model_takes_its_policy_not_the_global_one(cls, token):
     )
     assert keras.config.dtype_policy().name == "float32"
     assert {layer.dtype_policy.name for layer in model._flatten_layers()} == {POLICY}
+
+
+@pytest.mark.parametrize("token", [True, False], ids=["tokens", "real"])
+@pytest.mark.parametrize("cls", MODELS, ids=lambda cls: cls.__name__)
+def test_free_running_outputs_are_float32_not_rounded_to_bfloat16(cls, token):
+    """Free running (the fed-back loop, the fused linear feedback, SimpleSeq2Seq's
+    repeated vector), the outputs are float32 products of the bfloat16 operands, as the
+    teacher-forced ones: not bfloat16 values cast up."""
+    model = _model(cls, token, **({"logits": True} if token else {}))
+    x, _ = _data(token)
+    model(x)
+    rng = np.random.default_rng(3)
+    for weight in model.weights:
+        if weight.path.endswith("bias"):
+            weight.assign(rng.normal(size=weight.shape).astype("float32"))
+    outputs = ops.convert_to_numpy(model(x))
+    assert outputs.dtype == np.float32
+    if keras.backend.backend() == "jax":
+        # oneDNN's products are not rounded; other backends round theirs, and a variable
+        # read inside a layer's call (the bias) is cast to bfloat16 by Keras' autocast.
+        rounded = ops.convert_to_numpy(ops.cast(ops.cast(outputs, "bfloat16"), "float32"))
+        assert np.mean(rounded != outputs) > 0.5

@@ -288,21 +288,11 @@ class Decoder(keras.layers.Layer):
         return self._outputs(readout), states, weights
 
     def _outputs(self, readout):
-        """The output layer on readouts (a generation step's, or the teacher-forced
-        loop's `(batch, out_len, readout_dim)`), in `state_dtype`.
-
-        Its product goes through `fused.matmul` (under `mixed_bfloat16`, bfloat16
-        operands on oneDNN where the backend has it), so the logits are not rounded to
-        bfloat16; a quantized or LoRA output layer runs as it is.
-        """
-        layer = self.output_layer
-        if layer.quantization_mode is not None or layer.lora_enabled:
-            return layer(readout)
-        compute = layer.compute_dtype
-        product = fused.matmul(
-            ops.cast(readout, compute), ops.cast(layer.kernel, compute), self.state_dtype
-        )
-        return layer.activation(product + ops.cast(layer.bias, self.state_dtype))
+        """The output layer on readouts (a step's, or the teacher-forced loop's
+        `(batch, out_len, readout_dim)`), in `state_dtype`: `fused.dense`, so under
+        `mixed_bfloat16` the logits are not rounded to bfloat16. Every path of the decoder
+        (teacher-forced, free-running, generation) computes its outputs here."""
+        return fused.dense(self.output_layer, readout, self.state_dtype)
 
     def _deferred_loop(self, step_body, init, projected, bundle, unroll):
         """The step loop with the first layer's kernels' gradients after it
@@ -435,7 +425,7 @@ class Decoder(keras.layers.Layer):
                 readouts = readouts * ops.expand_dims(readout_mask, 1)
             outputs = self._outputs(readouts)
         else:
-            zero_outputs = ops.zeros((batch_size, self.output_dim), dtype=self.compute_dtype)
+            zero_outputs = ops.zeros((batch_size, self.output_dim), dtype=self.state_dtype)
 
             def free_step(carry, xs, z_t=None, kernels=None):
                 states, features, _, _ = carry
@@ -448,12 +438,10 @@ class Decoder(keras.layers.Layer):
                 readout, new_states, weights = self.recurrent_step(
                     projected, states, bundle, masks, kernels, training
                 )
-                outputs = self.output_layer(
-                    readout if readout_mask is None else readout * readout_mask
-                )
+                outputs = self._outputs(readout if readout_mask is None else readout * readout_mask)
                 carry = (
                     new_states,
-                    self.feedback(outputs),
+                    ops.cast(self.feedback(outputs), start.dtype),
                     outputs,
                     weights if weights is not None else zero_weights,
                 )

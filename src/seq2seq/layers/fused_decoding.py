@@ -134,4 +134,4 @@ def linear_feedback(decoder, bundle, initial_states, length, start):
         )
         _, hs = fused.lstm(inputs, state, recurrent, kernel=input_kernel, bias=bias, unroll=unroll)
     hs = ops.concatenate([ops.expand_dims(h, 1), hs], axis=1)  # (batch, length, units)
-    return decoder.output_layer(hs)
+    return fused.dense(decoder.output_layer, hs, decoder.state_dtype)

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from seq2seq.layers import fused
 from seq2seq.layers.recurrent import Recurrent
 from seq2seq.models.base import Seq2SeqModel
 
@@ -132,7 +133,10 @@ class SimpleSeq2Seq(Seq2SeqModel):
             sequence, _ = layer(sequence)
         if self.dropout_layer is not None:
             sequence = self.dropout_layer(sequence, training=training)
-        return {"outputs": self.output_layer(sequence), "attention": None}
+        # The output layer's product as the decoders' (`fused.dense`): not rounded to
+        # bfloat16 under mixed_bfloat16.
+        outputs = fused.dense(self.output_layer, sequence, self.dtype_policy.variable_dtype)
+        return {"outputs": outputs, "attention": None}
 
     # Generation contract (see `Seq2SeqModel`) ------------------------------------------
 

@@ -18,7 +18,9 @@ The implementations, each a module that can be read on its own:
   pass (`recomputed`).
 - `torch_rnn` (PyTorch): LSTM and GRU in `torch._VF.lstm` and `torch._VF.gru`, over
   inputs not yet projected; `matmul` and `recomputed` decline.
-- TensorFlow and NumPy: none, every call declines.
+- `tf_rnn` (TensorFlow): LSTM in `BlockLSTMV2`, float32, over inputs not yet projected
+  and without a mask; the rest declines.
+- NumPy: none, every call declines.
 
 Set `ENABLED = False` to decline everything: the tests compare both paths that way.
 """
@@ -29,7 +31,7 @@ import keras
 
 ENABLED = True
 
-_MODULES = {"jax": "jax_rnn", "torch": "torch_rnn"}
+_MODULES = {"jax": "jax_rnn", "torch": "torch_rnn", "tensorflow": "tf_rnn"}
 _module = _MODULES.get(keras.backend.backend())
 _backend = importlib.import_module(f"{__name__}.{_module}") if _module else None
 
@@ -165,6 +167,28 @@ def matmul(a, b, dtype):
         except NotImplementedError:
             pass
     return keras.ops.cast(keras.ops.matmul(a, b), dtype)
+
+
+def dense(layer, inputs, dtype):
+    """A `keras.layers.Dense` on `inputs` as `dtype`, its product through `matmul`.
+
+    Under `mixed_bfloat16` the product takes bfloat16 operands (on oneDNN where the
+    backend has it) and its result is not rounded to bfloat16: the output layers' logits,
+    which a float32 softmax reads. A quantized or LoRA layer runs as it is, then is cast.
+
+    Args:
+        layer: A built `Dense` layer.
+        inputs: `(..., layer's input dim)`.
+        dtype: The result's dtype.
+    """
+    if layer.quantization_mode is not None or layer.lora_enabled:
+        return keras.ops.cast(layer(inputs), dtype)
+    compute = layer.compute_dtype
+    kernel = keras.ops.cast(layer.kernel, compute)
+    product = matmul(keras.ops.cast(inputs, compute), kernel, dtype)
+    if layer.use_bias:
+        product = product + keras.ops.cast(layer.bias, dtype)
+    return layer.activation(product)
 
 
 def recomputed(function):
