@@ -141,3 +141,14 @@ def test_model_trains_one_step_alike_on_both_paths(cls, monkeypatch, fast_path_c
     for a, b in zip(fast_weights, weights):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     assert any(not np.array_equal(a, start) for a, start in zip(fast_weights, before))
+
+
+def test_declines_inside_xla_where_the_layer_runs_its_loop(fast_path_calls):
+    """The op has no XLA kernel: under `jit_compile=True` the layer loops, same numbers."""
+    layer = _layer()
+    x = tf.constant(np.random.default_rng(2).normal(size=(2, TIME, FEATURES)), tf.float32)
+    eager = layer(x)[0].numpy()
+    assert len(fast_path_calls) == 1
+    compiled = tf.function(lambda x: layer(x)[0], jit_compile=True)(x).numpy()
+    assert len(fast_path_calls) == 1
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5, atol=1e-6)

@@ -13,12 +13,14 @@ than float32 (mixed precision included), `unroll` and an empty sequence. TensorF
 no fused GRU over a sequence (`GRUBlockCell` is one step), so `gru` declines, as do
 `matmul`, `recomputed` and the deferred-kernel scan.
 
-The op is not an XLA op: the models train without XLA on TensorFlow anyway
-(`Seq2SeqModel.compile`), as XLA cannot differentiate the `tf.while_loop` of the
-other loops.
+The op has no XLA kernel, so `lstm` also declines inside a function that XLA compiles
+(`jit_compile=True`: compiled generation, a model compiled with XLA); the models train
+without XLA on TensorFlow by default (`Seq2SeqModel.compile`).
 """
 
 import tensorflow as tf
+from tensorflow.python.framework import ops
+from tensorflow.python.ops import control_flow_util
 
 
 def runs_projected(recurrence, dtype) -> bool:
@@ -47,7 +49,7 @@ def lstm(
     unroll=False,
     length=None,
 ):
-    if kernel is None or mask is not None or unroll or length is not None:
+    if kernel is None or mask is not None or unroll or length is not None or _in_xla():
         raise NotImplementedError
     inputs = tf.convert_to_tensor(inputs)
     h, c = (tf.convert_to_tensor(state) for state in initial_state)
@@ -81,6 +83,13 @@ def gru(
 
 def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
     raise NotImplementedError
+
+
+def _in_xla() -> bool:
+    """Whether the op being built is in a graph (or a graph inside one) XLA compiles."""
+    return not tf.executing_eagerly() and control_flow_util.GraphOrParentsInXlaContext(
+        ops.get_default_graph()
+    )
 
 
 @tf.custom_gradient
