@@ -202,9 +202,11 @@ class Decoder(keras.layers.Layer):
         return bundle
 
     def _sequence_mask(self, batch_size, width):
-        """A dropout mask `(batch, width)` that every step of a sequence shares."""
+        """A dropout mask `(batch, width)` that every step of a sequence shares, in
+        `state_dtype`: it multiplies states and readouts (TensorFlow multiplies no
+        bfloat16 mask into a float32 value under `mixed_bfloat16`)."""
         ones = ops.ones((batch_size, width), dtype=self.compute_dtype)
-        return self.dropout_layer(ones, training=True)
+        return ops.cast(self.dropout_layer(ones, training=True), self.state_dtype)
 
     def dropout_masks(self, batch_size, training):
         """One dropout mask per upper layer, shared by all steps of a sequence."""
