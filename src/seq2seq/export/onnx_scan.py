@@ -6,8 +6,7 @@ Keras' TensorFlow `keras.ops.scan` keeps its carry in size-1 `TensorArray`s
 thing with the carry as plain loop variables and every output written at the loop
 counter, the pattern tf2onnx turns into `Loop` scan outputs. A reverse scan reverses
 its inputs and outputs around a forward loop, since tf2onnx needs the write index to
-be the counter itself. The fused recurrences are off while tracing (`fused.ENABLED`):
-TensorFlow's fused LSTM op (`fused.tf_rnn`) has no ONNX counterpart that tf2onnx maps.
+be the counter itself.
 """
 
 from __future__ import annotations
@@ -66,15 +65,12 @@ def onnx_friendly_scan(f, init, xs=None, length=None, reverse=False, unroll=1) -
 
 @contextlib.contextmanager
 def onnx_tracing() -> Iterator[None]:
-    """Within the block, `keras.ops.scan` on TensorFlow runs `onnx_friendly_scan` and
-    every fused recurrence declines (the layers run their `keras.ops` loops)."""
+    """Within the block, `keras.ops.scan` on TensorFlow runs `onnx_friendly_scan`."""
     from keras.src.backend.tensorflow import core
 
-    from seq2seq.layers import fused
-
-    original, enabled = core.scan, fused.ENABLED
-    core.scan, fused.ENABLED = onnx_friendly_scan, False
+    original = core.scan
+    core.scan = onnx_friendly_scan
     try:
         yield
     finally:
-        core.scan, fused.ENABLED = original, enabled
+        core.scan = original

@@ -3,10 +3,11 @@
 import pathlib
 import re
 
+import keras
 import numpy as np
 import pytest
 
-from seq2seq.layers import GRUCell, LSTMCell, fused
+from seq2seq.layers import GRUCell, LSTMCell, Recurrent, fused
 
 LAYERS = pathlib.Path(fused.__file__).parent.parent
 
@@ -32,6 +33,19 @@ def test_switched_off_everything_declines(monkeypatch):
 def test_a_cell_without_a_fused_recurrence_declines():
     with pytest.raises(NotImplementedError):
         fused.run(None, np.zeros((2, 3, 4), "float32"), [])
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() in ("jax", "torch"), reason="JAX and PyTorch have fused recurrences"
+)
+def test_other_backends_decline_and_layers_fall_back():
+    layer = Recurrent(4, return_sequences=True)
+    x = np.ones((2, 3, 5), "float32")
+    layer.build(x.shape)
+    with pytest.raises(NotImplementedError):
+        layer.run_fused(x, layer.get_initial_state(2))
+    outputs, _ = layer(x)
+    assert tuple(outputs.shape) == (2, 3, 4)
 
 
 def test_only_the_dispatch_looks_at_the_backend_or_class_names():

@@ -18,9 +18,8 @@ The implementations, each a module that can be read on its own:
   pass (`recomputed`).
 - `torch_rnn` (PyTorch): LSTM and GRU in `torch._VF.lstm` and `torch._VF.gru`, over
   inputs not yet projected; `matmul` and `recomputed` decline.
-- `tf_rnn` (TensorFlow): LSTM in `BlockLSTMV2`, float32, over inputs not yet projected
-  and without a mask; the rest declines.
-- NumPy: none, every call declines.
+- TensorFlow and NumPy: none, every call declines. (TensorFlow's fused `BlockLSTMV2`
+  op was measured slower than Keras' loop here: docs/benchmarks.md.)
 
 Set `ENABLED = False` to decline everything: the tests compare both paths that way.
 """
@@ -31,7 +30,7 @@ import keras
 
 ENABLED = True
 
-_MODULES = {"jax": "jax_rnn", "torch": "torch_rnn", "tensorflow": "tf_rnn"}
+_MODULES = {"jax": "jax_rnn", "torch": "torch_rnn"}
 _module = _MODULES.get(keras.backend.backend())
 _backend = importlib.import_module(f"{__name__}.{_module}") if _module else None
 
