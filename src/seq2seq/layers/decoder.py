@@ -290,10 +290,10 @@ class Decoder(keras.layers.Layer):
         return self._outputs(readout), states, weights
 
     def _outputs(self, readout):
-        """The output layer on readouts (a step's, or the teacher-forced loop's
-        `(batch, out_len, readout_dim)`), in `state_dtype`: `fused.dense`, so under
-        `mixed_bfloat16` the logits are not rounded to bfloat16. Every path of the decoder
-        (teacher-forced, free-running, generation) computes its outputs here."""
+        """The output layer on readouts (a generation step's, or the teacher-forced
+        loop's `(batch, out_len, readout_dim)`), in `state_dtype`: `fused.dense`, so under
+        `mixed_bfloat16` the logits are not rounded to bfloat16. The free-running loop
+        calls the output layer itself (see `call`)."""
         return fused.dense(self.output_layer, readout, self.state_dtype)
 
     def _deferred_loop(self, step_body, init, projected, bundle, unroll):
@@ -427,7 +427,7 @@ class Decoder(keras.layers.Layer):
                 readouts = readouts * ops.expand_dims(readout_mask, 1)
             outputs = self._outputs(readouts)
         else:
-            zero_outputs = ops.zeros((batch_size, self.output_dim), dtype=self.state_dtype)
+            zero_outputs = ops.zeros((batch_size, self.output_dim), dtype=self.compute_dtype)
 
             def free_step(carry, xs, z_t=None, kernels=None):
                 states, features, _, _ = carry
@@ -440,10 +440,15 @@ class Decoder(keras.layers.Layer):
                 readout, new_states, weights = self.recurrent_step(
                     projected, states, bundle, masks, kernels, training
                 )
-                outputs = self._outputs(readout if readout_mask is None else readout * readout_mask)
+                # The output layer as it is (bfloat16 logits under mixed_bfloat16, which
+                # the model's softmax reads in float32): a oneDNN product per step
+                # (`_outputs`) measured slower here (docs/benchmarks.md).
+                outputs = self.output_layer(
+                    readout if readout_mask is None else readout * readout_mask
+                )
                 carry = (
                     new_states,
-                    ops.cast(self.feedback(outputs), start.dtype),
+                    self.feedback(outputs),
                     outputs,
                     weights if weights is not None else zero_weights,
                 )
