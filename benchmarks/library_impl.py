@@ -91,16 +91,18 @@ def build(
         "cell": cell,
         "dtype": precision,
     }
+    # BENCH_XLA=1 (the library_xla rows): XLA on TensorFlow, where "auto" means none.
+    jit_compile = True if os.environ.get("BENCH_XLA") == "1" else "auto"
     if model in TOKEN_MODELS:
         net = cls(
             input_vocab_size=VOCAB, output_vocab_size=VOCAB, embedding_dim=EMBEDDING, **common
         )
-        net.compile(optimizer="adam")
+        net.compile(optimizer="adam", jit_compile=jit_compile)
         return net
     if model == "attention_real":
         common["teacher_force"] = False
     net = cls(input_dim=FEATURES, output_dim=FEATURES, **common)
-    net.compile(optimizer="adam", loss="mse")
+    net.compile(optimizer="adam", loss="mse", jit_compile=jit_compile)
     return net
 
 

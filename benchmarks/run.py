@@ -19,7 +19,9 @@ Every measurement runs in its own subprocess (``benchmarks.run_one``), so peak m
 * ``library[B]``: ``seq2seq.models`` on backend B (``benchmarks/library_impl.py``), in
   ``mixed_bfloat16`` rows built with ``dtype="mixed_bfloat16"``;
 * ``library_dp[jax]``: the same on JAX under ``keras.distribution.DataParallel`` over one
-  JAX CPU device per core (training only).
+  JAX CPU device per core (training only);
+* ``library_xla[tensorflow]``: the same on TensorFlow compiled with
+  ``jit_compile=True`` (XLA; the default there is no XLA).
 
 Measurements are repeated and interleaved (every configuration once per repeat, order
 reshuffled each repeat); tables show medians, min-max, and the ratio of medians to
@@ -62,6 +64,7 @@ from benchmarks.report import finish, merge, parse_label
 
 FULL_IMPLS = ["torch", "torch_heap", "keras_seed", "library", "library_dp"]
 QUICK_IMPLS = ["torch", "keras_seed", "library"]
+ALL_IMPLS = [*FULL_IMPLS, "library_xla"]
 
 
 def _csv(kind):
@@ -125,7 +128,8 @@ def parse_args(argv=None):
         default=None,
         help="torch, torch_heap (native PyTorch with the library's glibc heap settings), "
         "keras_seed (float32 only), library, library_dp (JAX only: "
-        "keras.distribution.DataParallel over one CPU device per core); default all "
+        "keras.distribution.DataParallel over one CPU device per core), library_xla "
+        "(TensorFlow only: compile(jit_compile=True)); default all but library_xla "
         "(quick: torch,keras_seed,library)",
     )
     p.add_argument("--backends", type=_csv(str), default=list(BACKENDS))
@@ -200,7 +204,7 @@ def parse_args(argv=None):
     _check(p, "cell", args.cells + args.gen_cells, CELLS)
     _check(p, "precision", args.precisions + args.gen_precisions, PRECISIONS)
     _check(p, "backend", args.backends, BACKENDS)
-    _check(p, "implementation", args.impls, FULL_IMPLS)
+    _check(p, "implementation", args.impls, ALL_IMPLS)
     return args
 
 
@@ -235,6 +239,8 @@ def _launch(impl: str) -> tuple[str, dict]:
         return "torch", heap_env()
     if impl == "library_dp":
         return "library", data_parallel_env()
+    if impl == "library_xla":
+        return "library", {"BENCH_XLA": "1"}
     return impl, {}
 
 
@@ -256,6 +262,9 @@ def _impl_variants(impls, backends, model, precision="float32"):
         elif impl == "library_dp":
             if "jax" in backends:
                 yield impl, "jax"
+        elif impl == "library_xla":
+            if "tensorflow" in backends:
+                yield impl, "tensorflow"
         else:
             raise SystemExit(f"unknown impl {impl!r}")
 

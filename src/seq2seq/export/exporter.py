@@ -6,8 +6,8 @@ in, so a consumer runs them with `onnxruntime` or TensorFlow alone. Tracing alwa
 runs on the TensorFlow backend: a model on another backend is saved to a temporary
 `.keras` file (backend-independent) and exported by a child process with
 `KERAS_BACKEND=tensorflow` and `SEQ2SEQ_NATIVE=0`, so neither the JAX fast path nor the
-native kernels are ever traced. ONNX goes through tf2onnx, with `keras.ops.scan`
-swapped for a convertible loop while tracing (see `onnx_scan`).
+native kernels are ever traced. ONNX goes through tf2onnx, which converts the layers'
+TensorFlow loops (`seq2seq.layers.fused.tf_rnn.scan`) to ONNX `Loop`s.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from seq2seq.arguments import check_positive
 from seq2seq.decoding import check_max_length
 from seq2seq.decoding.beam import check_length_penalty
 from seq2seq.export import graph_decoding
-from seq2seq.export.onnx_scan import onnx_tracing
 
 FORMATS = ("onnx", "saved_model")
 VOCABULARIES_FILE = "vocabularies.json"
@@ -152,11 +151,10 @@ def _write_onnx(model: keras.Model, endpoints: dict[str, Callable], path: str) -
     written = []
     for name, fn in endpoints.items():
         target = os.path.join(path, f"{name}.onnx")
-        with onnx_tracing():
-            function = tf.function(fn, input_signature=spec, autograph=False)
-            tf2onnx.convert.from_function(
-                function, input_signature=spec, opset=ONNX_OPSET, output_path=target
-            )
+        function = tf.function(fn, input_signature=spec, autograph=False)
+        tf2onnx.convert.from_function(
+            function, input_signature=spec, opset=ONNX_OPSET, output_path=target
+        )
         written.append(target)
     return written
 

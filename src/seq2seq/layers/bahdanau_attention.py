@@ -100,7 +100,10 @@ def _scores(keys, projected_query, score_vector):
     """
     exact = projected_query.dtype
     energy = ops.tanh(ops.cast(keys, exact) + ops.expand_dims(projected_query, 1))
-    return ops.matmul(energy, score_vector)
+    # An einsum, not `matmul`: Keras' TensorFlow `matmul` of a 3-D and a 1-D operand is a
+    # `tensordot`, whose transposes of operands of unknown length XLA cannot compile
+    # inside the gradient of a loop.
+    return ops.einsum("bju,u->bj", energy, score_vector)
 
 
 def weighted_sum(weights, memory, max_unrolled=32):

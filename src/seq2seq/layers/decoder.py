@@ -349,7 +349,7 @@ class Decoder(keras.layers.Layer):
                 carry, _ = teacher_body(carry, z_t)
                 return carry, carry
 
-            _, (_, readouts, weights) = ops.scan(body, init, projected, unroll=unroll)
+            _, (_, readouts, weights) = fused.scan(body, init, projected, unroll=unroll)
         return ops.transpose(readouts, (1, 0, 2)), weights  # (batch, out_len, readout_dim)
 
     def _feedback_is_linear(self, length):
@@ -481,7 +481,7 @@ class Decoder(keras.layers.Layer):
                     unroll,
                 )
             except NotImplementedError:
-                _, (_, _, outputs, weights) = ops.scan(
+                _, (_, _, outputs, weights) = fused.scan(
                     free_body, init, xs, length=length, unroll=unroll
                 )
             outputs = ops.transpose(outputs, (1, 0, 2))

@@ -9,7 +9,7 @@ from seq2seq.layers.cell_factory import make_cell
 
 @keras.saving.register_keras_serializable(package="seq2seq")
 class Recurrent(keras.layers.Layer):
-    """Runs an `LSTMCell` or `GRUCell` over a sequence with `keras.ops.scan`.
+    """Runs an `LSTMCell` or `GRUCell` over a sequence with `fused.scan` (`keras.ops.scan`).
 
     The input projection of every step is one matrix multiply ahead of the loop, so the
     loop body holds only the recurrent matrix multiply and the gates. Masked steps keep
@@ -255,7 +255,7 @@ def run_steps(step, projected, initial_state, mask=None, reverse=False, unroll=F
             _, states = step(z_t, states)
             return states, states
 
-        final_states, stacked = ops.scan(
+        final_states, stacked = fused.scan(
             body, initial_state, projected, reverse=reverse, unroll=unroll_arg
         )
         return final_states, stacked[0]
@@ -275,7 +275,7 @@ def run_steps(step, projected, initial_state, mask=None, reverse=False, unroll=F
         return new_states, new_states
 
     scanned = ops.concatenate([projected, mask_t], axis=-1)
-    final_states, stacked = ops.scan(
+    final_states, stacked = fused.scan(
         masked_body, initial_state, scanned, reverse=reverse, unroll=unroll_arg
     )
     return final_states, stacked[0] * mask_t

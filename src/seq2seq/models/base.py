@@ -207,8 +207,13 @@ class Seq2SeqModel(keras.Model):
     def compile(self, optimizer="rmsprop", loss=None, jit_compile="auto", **kwargs):
         """`keras.Model.compile`; in token mode the default loss ignores padding (`PAD_ID`).
 
-        On TensorFlow `jit_compile="auto"` means no XLA: Keras would pick XLA on a GPU,
-        and XLA cannot differentiate the `tf.while_loop` behind `keras.ops.scan`.
+        On TensorFlow `jit_compile="auto"` means no XLA, where Keras would pick it (a
+        GPU). `jit_compile=True` trains XLA-compiled (the layers' loops, `fused.scan`,
+        are ones XLA differentiates), about 1.3-1.4 times as fast on a CPU
+        (docs/benchmarks.md); it is not the default because TensorFlow keeps every
+        XLA-compiled function for the life of the process, about 170 memory maps each,
+        and a process that compiles a few hundred models reaches the kernel's limit on
+        maps (65,530 by default) and crashes.
         """
         if loss is None and self.token_mode:
             loss = keras.losses.SparseCategoricalCrossentropy(
@@ -667,9 +672,9 @@ def _deserialize(obj):
 def _portable_compile_config(config):
     """A saved compile config without what belongs to the backend that saved it.
 
-    The saved `jit_compile` is the value that backend resolved (XLA on JAX); on
-    TensorFlow, XLA cannot differentiate the decoder's loop, so it is `"auto"` again
-    (call `compile` to choose otherwise). On PyTorch Keras saves the optimizer under
+    The saved `jit_compile` is the value that backend resolved (XLA on JAX, none on
+    TensorFlow and PyTorch), so it is `"auto"` again, resolved by the backend that
+    loads the model (call `compile` to choose otherwise). On PyTorch Keras saves the optimizer under
     its backend class (`keras.src.backend.torch.optimizers.torch_adam.Adam`), which
     another backend would import and fail to run; it becomes the public class.
     """

@@ -18,8 +18,10 @@ The implementations, each a module that can be read on its own:
   pass (`recomputed`).
 - `torch_rnn` (PyTorch): LSTM and GRU in `torch._VF.lstm` and `torch._VF.gru`, over
   inputs not yet projected; `matmul` and `recomputed` decline.
-- TensorFlow and NumPy: none, every call declines. (TensorFlow's fused `BlockLSTMV2`
-  op was measured slower than Keras' loop here: docs/benchmarks.md.)
+- `tf_rnn` (TensorFlow): no fused recurrence (its `BlockLSTMV2` op measured slower
+  than the loop: docs/benchmarks.md); `scan` is a loop XLA can differentiate, so a
+  TensorFlow model can train XLA-compiled (`compile(jit_compile=True)`).
+- NumPy: none, every call declines and `scan` is `keras.ops.scan`.
 
 Set `ENABLED = False` to decline everything: the tests compare both paths that way.
 """
@@ -30,7 +32,7 @@ import keras
 
 ENABLED = True
 
-_MODULES = {"jax": "jax_rnn", "torch": "torch_rnn"}
+_MODULES = {"jax": "jax_rnn", "tensorflow": "tf_rnn", "torch": "torch_rnn"}
 _module = _MODULES.get(keras.backend.backend())
 _backend = importlib.import_module(f"{__name__}.{_module}") if _module else None
 
@@ -205,6 +207,19 @@ def recomputed(function):
         except NotImplementedError:
             pass
     return function
+
+
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    """`keras.ops.scan`, as the backend's own loop where it has one (TensorFlow: a loop
+    that XLA can differentiate, `tf_rnn.scan`); the same numbers either way.
+
+    Never declines, and does not depend on `ENABLED`: a TensorFlow model compiled with
+    XLA needs this loop to train at all (XLA cannot differentiate Keras' own). Arguments and result as `keras.ops.scan`'s.
+    """
+    own = getattr(_backend, "scan", None)
+    if own is not None:
+        return own(f, init, xs, length=length, reverse=reverse, unroll=unroll)
+    return keras.ops.scan(f, init, xs, length=length, reverse=reverse, unroll=unroll)
 
 
 def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
