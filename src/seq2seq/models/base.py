@@ -209,8 +209,8 @@ class Seq2SeqModel(keras.Model):
 
         On TensorFlow `jit_compile="auto"` means no XLA, where Keras would pick it (a
         GPU). `jit_compile=True` trains XLA-compiled (the layers' loops, `fused.scan`,
-        are ones XLA differentiates), about 1.3-1.4 times as fast on a CPU
-        (docs/benchmarks.md); it is not the default because TensorFlow keeps every
+        are ones XLA differentiates), up to 1.4 times as fast on a CPU but spread
+        widely (docs/benchmarks.md); it is not the default because TensorFlow keeps every
         XLA-compiled function for the life of the process, about 170 memory maps each,
         and a process that compiles a few hundred models reaches the kernel's limit on
         maps (65,530 by default) and crashes.
