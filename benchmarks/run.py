@@ -21,7 +21,8 @@ Every measurement runs in its own subprocess (``benchmarks.run_one``), so peak m
 * ``library_dp[jax]``: the same on JAX under ``keras.distribution.DataParallel`` over one
   JAX CPU device per core (training only);
 * ``library_xla[tensorflow]``: the same on TensorFlow compiled with
-  ``jit_compile=True`` (XLA; the default there is no XLA).
+  ``jit_compile=True`` (XLA; the default there is no XLA), with
+  ``TF_NUM_INTEROP_THREADS=1``.
 
 Measurements are repeated and interleaved (every configuration once per repeat, order
 reshuffled each repeat); tables show medians, min-max, and the ratio of medians to
@@ -240,7 +241,9 @@ def _launch(impl: str) -> tuple[str, dict]:
     if impl == "library_dp":
         return "library", data_parallel_env()
     if impl == "library_xla":
-        return "library", {"BENCH_XLA": "1"}
+        # One inter-op thread: with TensorFlow's default pool beside XLA's on two cores
+        # the compiled step ran at either of two speeds, 1.4x apart (docs/benchmarks.md).
+        return "library", {"BENCH_XLA": "1", "TF_NUM_INTEROP_THREADS": "1"}
     return impl, {}
 
 
