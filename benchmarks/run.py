@@ -242,7 +242,8 @@ def _launch(impl: str) -> tuple[str, dict]:
         return "library", data_parallel_env()
     if impl == "library_xla":
         # One inter-op thread: with TensorFlow's default pool beside XLA's on two cores
-        # the compiled step ran at either of two speeds, 1.4x apart (docs/benchmarks.md).
+        # the compiled step ran at either of two speeds, 1.4x apart; one thread made it
+        # steadier in single runs, not in every run (docs/benchmarks.md).
         return "library", {"BENCH_XLA": "1", "TF_NUM_INTEROP_THREADS": "1"}
     return impl, {}
 
