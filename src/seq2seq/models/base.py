@@ -674,8 +674,8 @@ def _portable_compile_config(config):
 
     The saved `jit_compile` is the value that backend resolved (XLA on JAX, none on
     TensorFlow and PyTorch), so it is `"auto"` again, resolved by the backend that
-    loads the model (call `compile` to choose otherwise). On PyTorch Keras saves the optimizer under
-    its backend class (`keras.src.backend.torch.optimizers.torch_adam.Adam`), which
+    loads the model (call `compile` to choose otherwise). On PyTorch Keras saves the
+    optimizer under its backend class (`keras.src.backend.torch.optimizers.torch_adam.Adam`), which
     another backend would import and fail to run; it becomes the public class.
     """
     config = {**config, "jit_compile": "auto"}

@@ -214,7 +214,8 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     that XLA can differentiate, `tf_rnn.scan`); the same numbers either way.
 
     Never declines, and does not depend on `ENABLED`: a TensorFlow model compiled with
-    XLA needs this loop to train at all (XLA cannot differentiate Keras' own). Arguments and result as `keras.ops.scan`'s.
+    XLA needs this loop to train at all (XLA cannot differentiate Keras' own). Arguments
+    and result as `keras.ops.scan`'s.
     """
     own = getattr(_backend, "scan", None)
     if own is not None:

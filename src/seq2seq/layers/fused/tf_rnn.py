@@ -7,9 +7,9 @@ on it trains only outside XLA, where TensorFlow's executor runs every op of ever
 on its own. `scan` computes the same thing with the step count as `maximum_iterations`
 (known from the inputs' static shape, as in a compiled function), the carry as plain
 loop variables and every output written at the loop counter. XLA then compiles the
-training step whole (`compile(jit_compile=True)`), and tf2onnx converts the loop to an ONNX `Loop` (a reverse scan
-reverses its inputs and outputs around a forward loop, since tf2onnx needs the write
-index to be the counter itself).
+training step whole (`compile(jit_compile=True)`), and tf2onnx converts the loop to an
+ONNX `Loop` (a reverse scan reverses its inputs and outputs around a forward loop,
+since tf2onnx needs the write index to be the counter itself).
 
 The fused recurrences decline: TensorFlow's one fused CPU LSTM, `BlockLSTMV2`, measured
 slower than the loop here (docs/benchmarks.md).
