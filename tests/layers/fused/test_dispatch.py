@@ -36,10 +36,11 @@ def test_a_cell_without_a_fused_recurrence_declines():
 
 
 @pytest.mark.skipif(
-    keras.backend.backend() in ("jax", "torch"), reason="JAX and PyTorch have fused recurrences"
+    keras.backend.backend() in ("jax", "torch"), reason="JAX and PyTorch have fused GRUs"
 )
 def test_other_backends_decline_and_layers_fall_back():
-    layer = Recurrent(4, return_sequences=True)
+    """A GRU on TensorFlow (whose one fused recurrence is a float32 LSTM) and on NumPy."""
+    layer = Recurrent(4, cell="gru", return_sequences=True)
     x = np.ones((2, 3, 5), "float32")
     layer.build(x.shape)
     with pytest.raises(NotImplementedError):

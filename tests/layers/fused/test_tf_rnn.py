@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from seq2seq.layers import fused
+from seq2seq.layers import Recurrent, fused
 from seq2seq.models import AttentionSeq2Seq, Seq2Seq, SimpleSeq2Seq
 
 if keras.backend.backend() != "tensorflow":
@@ -100,3 +100,178 @@ def test_models_train_xla_compiled_as_without_xla(build):
     for a, b in zip(results[True][1], results[False][1]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     assert any(not np.allclose(a, b) for a, b in zip(results[True][1], weights))
+
+
+BATCH, TIME, FEATURES, UNITS = 4, 6, 3, 5
+
+
+@pytest.fixture
+def fast_path_calls(monkeypatch):
+    """Counts the calls of `tf_rnn.lstm` that ran (did not decline)."""
+    calls = []
+    original = tf_rnn.lstm
+
+    def counted(*args, **kwargs):
+        result = original(*args, **kwargs)
+        calls.append(1)
+        return result
+
+    monkeypatch.setattr(tf_rnn, "lstm", counted)
+    return calls
+
+
+def _layer_results(layer, x, mask, states, enabled, monkeypatch):
+    """Outputs, final states and gradients (inputs, states, weights) of a fixed loss."""
+    monkeypatch.setattr(fused, "ENABLED", enabled)
+    x = tf.constant(x)
+    states = [tf.constant(s) for s in states]
+    with tf.GradientTape() as tape:
+        tape.watch([x, *states])
+        outputs, final = layer(x, mask=mask, initial_state=states)
+        scale = tf.reshape(tf.linspace(0.5, 1.5, tf.size(outputs)), tf.shape(outputs))
+        loss = tf.reduce_sum(outputs * scale) + sum(
+            tf.reduce_sum(s * (i + 2)) for i, s in enumerate(final)
+        )
+    weights = [w.value for w in layer.trainable_weights]
+    grads = tape.gradient(loss, [x, *states, *weights])
+    return [t.numpy() for t in [outputs, *final, *grads]]
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "padded"])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forward", "backward"])
+def test_lstm_matches_the_step_loop(go_backwards, masked, monkeypatch, fast_path_calls):
+    """`tf_rnn.lstm` (the kernel's gradient after the loop, `dh` through the kernel's
+    transpose taken once) gives the step loop's outputs, final states and gradients."""
+    rng = np.random.default_rng(0)
+    layer = Recurrent(UNITS, return_sequences=True, go_backwards=go_backwards)
+    layer.build((None, TIME, FEATURES))
+    layer.set_weights(
+        [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
+    )
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    states = [rng.normal(scale=0.5, size=(BATCH, UNITS)).astype("float32") for _ in range(2)]
+    mask = None
+    if masked:  # right padding, a hole and left padding: the loop masks any step
+        mask = (
+            tf.constant(
+                [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0], [1, 0, 1, 1, 1, 1], [0, 0, 0, 1, 1, 1]]
+            )
+            > 0
+        )
+    fast = _layer_results(layer, x, mask, states, True, monkeypatch)
+    assert len(fast_path_calls) == 1
+    fallback = _layer_results(layer, x, mask, states, False, monkeypatch)
+    assert len(fast_path_calls) == 1
+    assert len(fast) == 2 + 2 + 2 + 3
+    for a, b in zip(fast, fallback):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    if masked:  # padded steps output zeros
+        assert not fast[0][1, 4:].any() and not fast[0][2, 1].any()
+
+
+def test_lstm_over_one_projected_input_repeated():
+    """`length`: one step's projected input fed at every step, as `Recurrent.repeat`."""
+    rng = np.random.default_rng(1)
+    projected = tf.constant(rng.normal(size=(BATCH, 4 * UNITS)).astype("float32"))
+    kernel = tf.constant(rng.normal(scale=0.5, size=(UNITS, 4 * UNITS)).astype("float32"))
+    zeros = tf.zeros((BATCH, UNITS))
+    final, outputs = tf_rnn.lstm(projected, [zeros, zeros], kernel, length=3)
+    repeated = tf.repeat(projected[None], 3, axis=0)
+    expected_final, expected = tf_rnn.lstm(repeated, [zeros, zeros], kernel)
+    assert tuple(outputs.shape) == (3, BATCH, UNITS)
+    np.testing.assert_allclose(outputs.numpy(), expected.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(final[1].numpy(), expected_final[1].numpy(), rtol=1e-6)
+    # Each step is the cell's own maths.
+    i, f, g, o = np.split(projected.numpy(), 4, axis=-1)
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    c = sigmoid(i) * np.tanh(g)
+    np.testing.assert_allclose(outputs[0].numpy(), sigmoid(o) * np.tanh(c), rtol=1e-5)
+
+
+def test_lstm_declines_other_dtypes():
+    h = tf.zeros((2, UNITS), tf.bfloat16)
+    with pytest.raises(NotImplementedError):
+        tf_rnn.lstm(
+            tf.zeros((3, 2, 4 * UNITS), tf.bfloat16),
+            [h, h],
+            tf.zeros((UNITS, 4 * UNITS), tf.bfloat16),
+        )
+    assert tf_rnn.runs_projected("lstm", "float32")
+    assert not tf_rnn.runs_projected("lstm", "bfloat16")
+    assert not tf_rnn.runs_projected("gru", "float32")
+
+
+def test_lstm_without_a_tape_computes_the_same():
+    """Inference (no tape recording, as in an exported graph) runs the plain loop."""
+    rng = np.random.default_rng(2)
+    layer = Recurrent(UNITS, return_sequences=True)
+    x = tf.constant(rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32"))
+    inference, _ = layer(x)
+    with tf.GradientTape():
+        recorded, _ = layer(x)
+    np.testing.assert_allclose(inference.numpy(), recorded.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("source", ["variable", "tensor"])
+def test_matmul_in_a_loop_transposes_its_kernel_once(source, monkeypatch):
+    """`fused.matmul` inside a loop's step, on a kernel from outside the loop (a variable
+    read in the step, or a tensor captured): the same values and gradients as
+    `keras.ops.matmul`, with the kernel's transpose taken outside the loop."""
+    rng = np.random.default_rng(3)
+    variable = tf.Variable(rng.normal(scale=0.5, size=(UNITS, UNITS)).astype("float32"))
+    xs = tf.constant(rng.normal(size=(TIME, BATCH, UNITS)).astype("float32"))
+
+    def run(enabled):
+        monkeypatch.setattr(fused, "ENABLED", enabled)
+
+        @tf.function
+        def gradients(xs):
+            with tf.GradientTape() as tape:
+                tape.watch(xs)
+                kernel = variable * 1.0 if source == "tensor" else None
+
+                def step(h, x):
+                    b = kernel if kernel is not None else variable
+                    h = tf.tanh(fused.matmul(h, ops.convert_to_tensor(b), "float32") + x)
+                    return h, h
+
+                _, hs = fused.scan(step, tf.zeros((BATCH, UNITS)), xs)
+                loss = tf.reduce_sum(hs * hs)
+            return loss, tape.gradient(loss, [xs, variable])
+
+        concrete = gradients.get_concrete_function(xs)
+        return gradients(xs), concrete
+
+    (fast_loss, fast_grads), concrete = run(True)
+    (loss, grads), plain = run(False)
+    np.testing.assert_allclose(fast_loss.numpy(), loss.numpy(), rtol=1e-6)
+    for a, b in zip(fast_grads, grads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+    def transposes(function):
+        graph = function.graph.as_graph_def()
+        inside = sum(
+            node.op == "Transpose"
+            for f in graph.library.function
+            if "while_body" in f.signature.name
+            for node in f.node_def
+        )
+        outside = sum(node.op == "Transpose" for node in graph.node)
+        return inside, outside
+
+    assert transposes(concrete) == (0, 1)
+    assert transposes(plain)[1] == 0
+
+
+def test_matmul_declines_outside_a_loop():
+    a, b = tf.ones((2, 3)), tf.ones((3, 4))
+    with pytest.raises(NotImplementedError):  # eager
+        tf_rnn.matmul(a, b)
+
+    @tf.function
+    def outside(a, b):
+        with tf.GradientTape():
+            return tf_rnn.matmul(a, b)
+
+    with pytest.raises(NotImplementedError):
+        outside(a, b)

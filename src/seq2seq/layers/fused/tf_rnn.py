@@ -11,24 +11,230 @@ training step whole (`compile(jit_compile=True)`), and tf2onnx converts the loop
 ONNX `Loop` (a reverse scan reverses its inputs and outputs around a forward loop,
 since tf2onnx needs the write index to be the counter itself).
 
-The fused recurrences decline: TensorFlow's one fused CPU LSTM, `BlockLSTMV2`, measured
-slower than the loop here (docs/benchmarks.md).
+`lstm` runs a float32 LSTM (projected inputs or not, masked or not, both directions) in
+that loop with its own gradient: the recurrent kernel's is one product after the loop,
+and `dh` inside it multiplies by the kernel's transpose taken once. TensorFlow's
+transposed product re-lays the kernel out at every step, which made the LSTM's backward
+pass twice the GRU's (docs/benchmarks.md). TensorFlow's own fused CPU LSTM,
+`BlockLSTMV2`, measured slower than the loop. The GRU, bfloat16, `matmul`, `recomputed`
+and `scan_deferring_kernels` decline.
 """
 
+import numpy as np
 import tensorflow as tf
 from keras import tree
-
-
-def runs_projected(recurrence, dtype) -> bool:
-    """Whether `lstm` or `gru` (`recurrence`) runs projected inputs of `dtype`: never."""
-    return False
+from tensorflow.python.eager import record
+from tensorflow.python.ops.control_flow_v2_func_graphs import WhileBodyFuncGraph
 
 
 def _declines(*args, **kwargs):
     raise NotImplementedError
 
 
-lstm = gru = matmul = recomputed = scan_deferring_kernels = _declines
+gru = recomputed = scan_deferring_kernels = _declines
+
+
+def runs_projected(recurrence, dtype) -> bool:
+    """Whether `lstm` or `gru` (`recurrence`) runs projected inputs of `dtype`: a float32
+    LSTM."""
+    return recurrence == "lstm" and dtype == "float32"
+
+
+def lstm(
+    inputs,
+    initial_state,
+    recurrent_kernel,
+    kernel=None,
+    bias=None,
+    mask=None,
+    go_backwards=False,
+    unroll=False,
+    length=None,
+):
+    tensors = [inputs, *initial_state, recurrent_kernel]
+    if kernel is not None:
+        tensors += [kernel, bias]
+    tensors = [tf.convert_to_tensor(t) for t in tensors]
+    if any(t.dtype != tf.float32 for t in tensors):
+        raise NotImplementedError
+    inputs, h, c, recurrent_kernel = tensors[:4]
+    if kernel is not None:  # time-major before the projection, as the layer's own loop
+        projected = tf.einsum("btf,fg->tbg", inputs, tensors[4]) + tensors[5]
+    elif length is not None:
+        projected = tf.broadcast_to(inputs[None], tf.concat([[length], tf.shape(inputs)], 0))
+    else:
+        projected = inputs
+    if mask is not None:
+        mask = tf.transpose(tf.cast(mask, tf.float32))[..., None]  # (time, batch, 1)
+    (h, c), outputs = _lstm_loop(projected, h, c, recurrent_kernel, mask, go_backwards)
+    if kernel is not None:
+        outputs = tf.transpose(outputs, (1, 0, 2))
+    return [h, c], outputs
+
+
+def _lstm_loop(projected, h, c, recurrent_kernel, mask, reverse):
+    """The LSTM over time-major projected inputs: `((h, c), outputs)`.
+
+    The recurrent kernel's gradient is one product after the loop,
+    `sum_t h_{t-1}^T dz_t`, from the projected inputs' gradient (the gates'
+    pre-activations' own), and inside the loop `dh = dz @ K^T` multiplies by the
+    kernel's transpose taken once before it: TensorFlow's transposed product
+    (`MatMul` with `transpose_b`) re-lays the kernel out at every step (measured:
+    0.55 ms against 0.21 ms for `(64, 1024) @ (1024, 256)`).
+    """
+    units = recurrent_kernel.shape[0]
+    scale = tf.constant(_gate_scale(units))
+    xs = projected if mask is None else (projected, mask)
+
+    def loop(product):
+        """`((h, c), h_t for every step, outputs)`, the recurrent product by `product`."""
+
+        def step(carry, inputs):
+            h, c = carry
+            z_t = inputs if mask is None else inputs[0]
+            z = z_t + product(h)
+            i, f, g, o = tf.split(tf.sigmoid(z * scale), 4, axis=-1)
+            new_c = f * c + i * (2.0 * g - 1.0)  # g = sigmoid(2 z_g): 2 g - 1 = tanh(z_g)
+            new_h = o * tf.tanh(new_c)
+            if mask is not None:
+                m = inputs[1]
+                new_h = m * new_h + (1.0 - m) * h
+                new_c = m * new_c + (1.0 - m) * c
+            return (new_h, new_c), new_h
+
+        final, hs = scan(step, (h, c), xs, reverse=reverse)
+        return final, hs, hs if mask is None else hs * mask
+
+    if not _recording():  # inference (an exported graph): no gradient to arrange
+        final, _, outputs = loop(lambda h: tf.matmul(h, recurrent_kernel))
+        return final, outputs
+    transposed = tf.stop_gradient(tf.transpose(recurrent_kernel))
+
+    @tf.custom_gradient
+    def run(projected, h, c, recurrent_kernel):
+        with tf.GradientTape() as tape:
+            tape.watch([projected, h, c])
+            (last_h, last_c), hs, outputs = loop(
+                lambda h: _product(h, recurrent_kernel, transposed)
+            )
+
+        def gradient(d_h, d_c, d_outputs):
+            d_projected, d_h0, d_c0 = tape.gradient(
+                [last_h, last_c, outputs],
+                [projected, h, c],
+                output_gradients=[d_h, d_c, d_outputs],
+                unconnected_gradients=tf.UnconnectedGradients.ZERO,
+            )
+            # Each step's `h` before it: the states carried, shifted by one step.
+            if reverse:
+                previous = tf.concat([hs[1:], h[None]], 0)
+            else:
+                previous = tf.concat([h[None], hs[:-1]], 0)
+            d_kernel = tf.matmul(
+                tf.reshape(previous, (-1, units)),
+                tf.reshape(d_projected, (-1, 4 * units)),
+                transpose_a=True,
+            )
+            return d_projected, d_h0, d_c0, d_kernel
+
+        return (last_h, last_c, outputs), gradient
+
+    last_h, last_c, outputs = run(projected, h, c, recurrent_kernel)
+    return (last_h, last_c), outputs
+
+
+def _recording() -> bool:
+    """Whether a gradient tape is recording: without one (inference, an exported
+    graph) the loops need no custom gradient, which a SavedModel could not store (its
+    gradient function captures the forward loop's tensors)."""
+    return record.could_possibly_record()
+
+
+def matmul(a, b):
+    """`a @ b` in a loop's step, `b` the same at every step (a kernel read or captured
+    from outside the loop): `a`'s gradient multiplies by `b`'s transpose, taken once
+    before the loop (`_transposed_before_loop`). Declines outside a loop's body and for
+    a `b` the step computes."""
+    b = tf.convert_to_tensor(b)  # a variable: read in the step
+    transposed = _transposed_before_loop(b) if _recording() else None
+    if transposed is None:
+        raise NotImplementedError
+    return _product(a, b, transposed, kernel_gradient=True)
+
+
+def _transposed_before_loop(b):
+    """`b`'s transpose computed in the graph around the loop whose step reads `b`, or None.
+
+    `b` qualifies when it comes from outside the loop: a tensor of an enclosing graph
+    (transposed there), or a value the body captured, possibly read from a variable and
+    cast on the way (`ops.cast(layer.kernel, compute_dtype)`: those ops run again
+    outside, then the transpose).
+    """
+    if tf.executing_eagerly() or len(b.shape) != 2:
+        return None
+    graph = tf.compat.v1.get_default_graph()
+    if not isinstance(graph, WhileBodyFuncGraph):
+        return None
+    if b.graph is not graph:
+        outer = graph.outer_graph
+        while outer is not None and outer is not b.graph:
+            outer = getattr(outer, "outer_graph", None)
+        if outer is None:
+            return None
+        with b.graph.as_default():
+            return tf.stop_gradient(tf.transpose(b))
+    chain, source = [], b
+    while source.op.type in ("Cast", "Identity", "ReadVariableOp"):
+        chain.append(source.op)
+        source = source.op.inputs[0]
+    external = next((e for e, internal in graph.captures if internal is source), None)
+    if external is None:
+        return None
+    with graph.outer_graph.as_default():
+        value = external
+        for op in reversed(chain):
+            if op.type == "ReadVariableOp":
+                value = tf.raw_ops.ReadVariableOp(resource=value, dtype=op.get_attr("dtype"))
+            elif op.type == "Cast":
+                value = tf.cast(value, op.get_attr("DstT"))
+        transposed = tf.stop_gradient(tf.transpose(value))
+    return graph.capture(transposed)
+
+
+def _product(a, kernel, transposed, kernel_gradient=False):
+    """`a @ kernel`, whose gradient for `a` is `dz @ transposed`. With `kernel_gradient`,
+    the kernel's too (`a^T dz`); without, the kernel is a constant here (its gradient is
+    taken after the loop)."""
+
+    def a_gradient(dz):
+        return tf.matmul(dz, transposed)
+
+    if not kernel_gradient:
+
+        @tf.custom_gradient
+        def product(a):
+            return tf.matmul(a, kernel), a_gradient
+
+        return product(a)
+
+    @tf.custom_gradient
+    def product_with_kernel(a, kernel):
+        def gradient(dz):
+            rows = tf.reshape(a, (-1, a.shape[-1]))
+            d_kernel = tf.matmul(rows, tf.reshape(dz, (-1, dz.shape[-1])), transpose_a=True)
+            return a_gradient(dz), d_kernel
+
+        return tf.matmul(a, kernel), gradient
+
+    return product_with_kernel(a, kernel)
+
+
+def _gate_scale(units):
+    """`z`'s scale for the gates' single sigmoid: 2 for the cell input, as
+    `tanh(x) = 2 sigmoid(2 x) - 1` (the cell's own maths, `LSTMCell.step`)."""
+    scale = np.ones((4 * units,), "float32")
+    scale[2 * units : 3 * units] = 2.0
+    return scale
 
 
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
