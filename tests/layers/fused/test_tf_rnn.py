@@ -201,15 +201,20 @@ def test_lstm_declines_other_dtypes():
     assert not tf_rnn.runs_projected("gru", "float32")
 
 
-def test_lstm_without_a_tape_computes_the_same():
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forward", "backward"])
+def test_lstm_without_a_tape_computes_the_same(go_backwards, fast_path_calls):
     """Inference (no tape recording, as in an exported graph) runs the plain loop."""
     rng = np.random.default_rng(2)
-    layer = Recurrent(UNITS, return_sequences=True)
+    layer = Recurrent(UNITS, return_sequences=True, go_backwards=go_backwards)
     x = tf.constant(rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32"))
-    inference, _ = layer(x)
+    mask = tf.constant([[True] * TIME, [True] * 4 + [False] * 2] * 2)
+    inference, (h, c) = layer(x, mask=mask)
     with tf.GradientTape():
-        recorded, _ = layer(x)
-    np.testing.assert_allclose(inference.numpy(), recorded.numpy(), rtol=1e-6, atol=1e-6)
+        recorded, (recorded_h, recorded_c) = layer(x, mask=mask)
+    assert len(fast_path_calls) == 2
+    for a, b in [(inference, recorded), (h, recorded_h), (c, recorded_c)]:
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-6)
+    assert not inference.numpy()[1, 4:].any()
 
 
 @pytest.mark.parametrize("source", ["variable", "tensor"])
