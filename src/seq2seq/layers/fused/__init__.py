@@ -19,8 +19,10 @@ The implementations, each a module that can be read on its own:
 - `torch_rnn` (PyTorch): LSTM and GRU in `torch._VF.lstm` and `torch._VF.gru`, over
   inputs not yet projected; `matmul` and `recomputed` decline.
 - `tf_rnn` (TensorFlow): float32 LSTM, projected inputs or not, in its own loop with
-  the recurrent kernel's gradient after it; `scan` is a loop XLA can differentiate, so
-  a TensorFlow model can train XLA-compiled (`compile(jit_compile=True)`).
+  its backward loop written out and the recurrent kernel's gradient after it; `matmul`
+  in a loop's step, whose backward multiplies by the kernel's transpose taken once
+  before the loop; `scan` is a loop XLA can differentiate, so a TensorFlow model can
+  train XLA-compiled (`compile(jit_compile=True)`).
 - NumPy: none, every call declines and `scan` is `keras.ops.scan`.
 
 Set `ENABLED = False` to decline everything: the tests compare both paths that way.

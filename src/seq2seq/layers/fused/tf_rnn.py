@@ -12,12 +12,13 @@ ONNX `Loop` (a reverse scan reverses its inputs and outputs around a forward loo
 since tf2onnx needs the write index to be the counter itself).
 
 `lstm` runs a float32 LSTM (projected inputs or not, masked or not, both directions) in
-that loop with its own gradient: the recurrent kernel's is one product after the loop,
-and `dh` inside it multiplies by the kernel's transpose taken once. TensorFlow's
-transposed product re-lays the kernel out at every step, which made the LSTM's backward
-pass twice the GRU's (docs/benchmarks.md). TensorFlow's own fused CPU LSTM,
-`BlockLSTMV2`, measured slower than the loop. The GRU, bfloat16, `matmul`, `recomputed`
-and `scan_deferring_kernels` decline.
+that loop with its backward loop written out: `dh` there multiplies by the kernel's
+transpose taken once, and the recurrent kernel's gradient is one product after it.
+TensorFlow's transposed product re-lays the kernel out at every step, which made the
+LSTM's backward pass twice the GRU's (docs/benchmarks.md). `matmul` gives a step's
+product by a kernel from outside the loop the same transposed kernel. TensorFlow's own
+fused CPU LSTM, `BlockLSTMV2`, measured slower than the loop. The GRU, bfloat16 LSTMs,
+`recomputed` and `scan_deferring_kernels` decline.
 """
 
 import numpy as np
