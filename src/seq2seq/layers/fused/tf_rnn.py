@@ -21,11 +21,12 @@ fused CPU LSTM, `BlockLSTMV2`, measured slower than the loop. The GRU, bfloat16 
 `recomputed` and `scan_deferring_kernels` decline.
 """
 
-import numpy as np
 import tensorflow as tf
 from keras import tree
 from tensorflow.python.eager import record
 from tensorflow.python.ops.control_flow_v2_func_graphs import WhileBodyFuncGraph
+
+from seq2seq.layers.lstm_cell import gate_scales
 
 
 def _declines(*args, **kwargs):
@@ -84,7 +85,7 @@ def _lstm_loop(projected, h, c, recurrent_kernel, mask, reverse):
     recurrent kernel's gradient as one product after it, `sum_t h_{t-1}^T dz_t`.
     """
     units = recurrent_kernel.shape[0]
-    scale = tf.constant(_gate_scale(units))
+    scale = tf.constant(gate_scales(units)[0])  # the cell's single sigmoid (`LSTMCell.step`)
     xs = projected if mask is None else (projected, mask)
 
     def step(carry, inputs, kernel, keep):
@@ -232,14 +233,6 @@ def _product(a, kernel, transposed):
         return tf.matmul(a, kernel), gradient
 
     return product(a, kernel)
-
-
-def _gate_scale(units):
-    """`z`'s scale for the gates' single sigmoid: 2 for the cell input, as
-    `tanh(x) = 2 sigmoid(2 x) - 1` (the cell's own maths, `LSTMCell.step`)."""
-    scale = np.ones((4 * units,), "float32")
-    scale[2 * units : 3 * units] = 2.0
-    return scale
 
 
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
