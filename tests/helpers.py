@@ -29,6 +29,27 @@ def to_numpy(value):
     return keras.tree.map_structure(convert, value)
 
 
+def count_runs(monkeypatch, module, *names):
+    """Counts the calls of `module.<name>`, for each of `names`, that ran: a fused
+    function that declines raises `NotImplementedError` and is not counted.
+
+    Returns the list that grows by one entry per call that ran.
+    """
+    calls = []
+
+    def counted(function):
+        def wrapper(*args, **kwargs):
+            result = function(*args, **kwargs)
+            calls.append(1)
+            return result
+
+        return wrapper
+
+    for name in names:
+        monkeypatch.setattr(module, name, counted(getattr(module, name)))
+    return calls
+
+
 def assert_close(actual, expected, atol=ATOL, rtol=1e-5):
     """`np.testing.assert_allclose` on backend tensors or nested structures of them."""
     actual, expected = keras.tree.flatten(to_numpy(actual)), keras.tree.flatten(to_numpy(expected))

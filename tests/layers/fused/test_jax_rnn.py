@@ -11,20 +11,7 @@ if keras.backend.backend() != "jax":
     pytest.skip("the JAX fused recurrences are JAX-only", allow_module_level=True)
 
 from seq2seq.layers.fused import jax_rnn  # noqa: E402
-
-
-def counted(monkeypatch, name):
-    """Counts the calls of `jax_rnn.<name>` that ran (did not decline)."""
-    calls = []
-    function = getattr(jax_rnn, name)
-
-    def wrapper(*args, **kwargs):
-        result = function(*args, **kwargs)
-        calls.append(1)
-        return result
-
-    monkeypatch.setattr(jax_rnn, name, wrapper)
-    return calls
+from tests.helpers import count_runs  # noqa: E402
 
 
 def test_declines_what_it_does_not_run():
@@ -50,7 +37,7 @@ def test_declines_what_it_does_not_run():
 def test_recurrent_layer_uses_fast_path_with_same_outputs(monkeypatch):
     from seq2seq.layers.recurrent import Recurrent
 
-    calls = counted(monkeypatch, "lstm")
+    calls = count_runs(monkeypatch, jax_rnn, "lstm")
     layer = Recurrent(6, return_sequences=True)
     x = np.random.default_rng(1).normal(size=(2, 5, 3)).astype("float32")
     fast_out, fast_states = layer(x)
@@ -146,7 +133,7 @@ def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind, polic
         x = rng.integers(1, 9, size=(3, 6)).astype("int32")
         x[1, 4:] = 0  # padding: the attention mask reaches the loop
         y = rng.integers(1, 7, size=(3, 5)).astype("int32")
-    calls = counted(monkeypatch, "scan_deferring_kernels")
+    calls = count_runs(monkeypatch, jax_rnn, "scan_deferring_kernels")
     trainable = [v.value for v in model.trainable_variables]
     fixed = [v.value for v in model.non_trainable_variables]
 

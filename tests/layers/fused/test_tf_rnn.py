@@ -15,6 +15,7 @@ if keras.backend.backend() != "tensorflow":
 import tensorflow as tf  # noqa: E402
 
 from seq2seq.layers.fused import tf_rnn  # noqa: E402
+from tests.helpers import count_runs  # noqa: E402
 
 
 def step(carry, x):
@@ -108,16 +109,7 @@ BATCH, TIME, FEATURES, UNITS = 4, 6, 3, 5
 @pytest.fixture
 def fast_path_calls(monkeypatch):
     """Counts the calls of `tf_rnn.lstm` that ran (did not decline)."""
-    calls = []
-    original = tf_rnn.lstm
-
-    def counted(*args, **kwargs):
-        result = original(*args, **kwargs)
-        calls.append(1)
-        return result
-
-    monkeypatch.setattr(tf_rnn, "lstm", counted)
-    return calls
+    return count_runs(monkeypatch, tf_rnn, "lstm")
 
 
 def _layer_results(layer, x, mask, states, enabled, monkeypatch):

@@ -12,6 +12,7 @@ if keras.backend.backend() != "torch":
     pytest.skip("the PyTorch fused recurrences are PyTorch-only", allow_module_level=True)
 
 from seq2seq.layers.fused import torch_rnn  # noqa: E402
+from tests.helpers import count_runs  # noqa: E402
 
 BATCH, TIME, FEATURES, UNITS = 4, 6, 3, 5
 # Right padding: a full row, two shorter ones, a single step.
@@ -21,19 +22,7 @@ LENGTHS = [6, 4, 2, 1]
 @pytest.fixture
 def fast_path_calls(monkeypatch):
     """Counts the calls of `torch_rnn.lstm` and `gru` that ran (did not decline)."""
-    calls = []
-
-    def counted(function):
-        def wrapper(*args, **kwargs):
-            result = function(*args, **kwargs)
-            calls.append(1)
-            return result
-
-        return wrapper
-
-    for name in ("lstm", "gru"):
-        monkeypatch.setattr(torch_rnn, name, counted(getattr(torch_rnn, name)))
-    return calls
+    return count_runs(monkeypatch, torch_rnn, "lstm", "gru")
 
 
 def _run(layer, x, mask, initial_state, enabled, monkeypatch):
