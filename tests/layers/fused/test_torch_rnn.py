@@ -145,3 +145,61 @@ def test_model_trains_one_step_alike_on_both_paths(cls, cell, monkeypatch, fast_
     for a, b in zip(fast_weights, weights):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     assert any(not np.array_equal(a, start) for a, start in zip(fast_weights, before))
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+def test_scan_matches_keras_scan_with_one_stack_as_the_inputs_gradient(reverse):
+    """`torch_rnn.scan` gives `keras.ops.scan`'s carry, outputs and gradients; the
+    scanned tensors' gradient is one stack, where Keras' loop builds a zero-filled
+    tensor per step (`select_backward`)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class OpNames(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.names = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.names.append(func.overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+
+    rng = np.random.default_rng(1)
+    kernel = torch.tensor(rng.normal(size=(UNITS, UNITS)).astype("float32"), requires_grad=True)
+
+    def step(carry, x_t):
+        h, total = carry
+        h = torch.tanh(x_t["a"] + h @ kernel) * x_t["b"]
+        return (h, total + h.sum()), {"h": h, "twice": 2.0 * h}
+
+    def results(scan):
+        xs = {
+            "a": torch.tensor(rng.normal(size=(TIME, BATCH, UNITS)).astype("float32")),
+            "b": torch.tensor(rng.uniform(size=(TIME, BATCH, 1)).astype("float32")),
+        }
+        xs = {k: v.requires_grad_() for k, v in xs.items()}
+        init = (torch.zeros(BATCH, UNITS), torch.zeros(()))
+        (h, total), ys = scan(step, init, xs, reverse=reverse)
+        loss = (ys["h"] * torch.linspace(0.5, 1.5, ys["h"].numel()).reshape(ys["h"].shape)).sum()
+        loss = loss + ys["twice"].mean() + total + (h**2).sum()
+        with OpNames() as recorded:
+            grads = torch.autograd.grad(loss, [xs["a"], xs["b"], kernel])
+        values = [h, total, ys["h"], ys["twice"], *grads]
+        return [v.detach().numpy() for v in values], recorded.names
+
+    rng = np.random.default_rng(1)
+    ours, ours_ops = results(torch_rnn.scan)
+    rng = np.random.default_rng(1)
+    theirs, theirs_ops = results(keras.ops.scan)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    assert theirs_ops.count("select_backward") == 2 * TIME  # what `scan` avoids
+    assert "select_backward" not in ours_ops
+
+
+def test_scan_runs_length_steps_without_inputs():
+    import torch
+
+    carry, ys = torch_rnn.scan(lambda c, _: (c + 1.0, c * 2.0), torch.zeros(2), length=3)
+    np.testing.assert_array_equal(carry.numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(ys.numpy(), [[0.0, 0.0], [2.0, 2.0], [4.0, 4.0]])

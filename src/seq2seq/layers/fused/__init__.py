@@ -17,7 +17,8 @@ The implementations, each a module that can be read on its own:
   products on oneDNN (`matmul`) and the attention's energy recomputed in the backward
   pass (`recomputed`).
 - `torch_rnn` (PyTorch): LSTM and GRU in `torch._VF.lstm` and `torch._VF.gru`, over
-  inputs not yet projected; `matmul` and `recomputed` decline.
+  inputs not yet projected; `scan` splits each scanned tensor once (its gradient one
+  stack, not a zero-filled tensor per step); `matmul` and `recomputed` decline.
 - `tf_rnn` (TensorFlow): float32 LSTM, projected inputs or not, in its own loop with
   its backward loop written out and the recurrent kernel's gradient after it; `matmul`
   in a loop's step, whose backward multiplies by the kernel's transpose taken once
@@ -213,7 +214,8 @@ def recomputed(function):
 
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """`keras.ops.scan`, as the backend's own loop where it has one (TensorFlow: a loop
-    that XLA can differentiate, `tf_rnn.scan`); the same numbers either way.
+    that XLA can differentiate, `tf_rnn.scan`; PyTorch: `torch_rnn.scan`, a cheaper
+    gradient); the same numbers either way.
 
     Never declines, and does not depend on `ENABLED`: a TensorFlow model compiled with
     XLA needs this loop to train at all (XLA cannot differentiate Keras' own). Arguments

@@ -14,9 +14,16 @@ float32 (mixed precision included), `unroll`, and a mask that is not right paddi
 with at least one step per row. Right-padded rows run as a packed sequence, so padded
 steps keep the state and output zeros, as in `run_steps`; `go_backwards` runs each
 row's real steps from its last one. There is no deferred-kernel scan.
+
+`scan` is `keras.ops.scan`'s Python loop with each scanned tensor split once
+(`torch.unbind`). Keras' loop indexes the tensor at every step, and the gradient of each
+index is a zero-filled tensor of the whole sequence's size, added to the others: for the
+decoders' loops over 20 steps, 20 such tensors of `(time, batch, 4 * units)` a training
+step.
 """
 
 import torch
+from keras import tree
 from torch.nn.utils import rnn
 
 
@@ -79,6 +86,24 @@ def gru(
         reorder(recurrent_bias),
     ]
     return _sequence(torch._VF.gru, inputs, states[0][None], weights, lengths, go_backwards)
+
+
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    """`keras.ops.scan`'s semantics (as `jax.lax.scan`'s), each of `xs` unbound once.
+
+    `unroll` is accepted and ignored: the loop runs in Python either way.
+    """
+    xs_flat = [] if xs is None else [torch.as_tensor(x) for x in tree.flatten(xs)]
+    steps = int(length) if not xs_flat else xs_flat[0].shape[0]
+    slices = [torch.unbind(x) for x in xs_flat]
+    carry, ys = init, []
+    for i in reversed(range(steps)) if reverse else range(steps):
+        x_t = tree.pack_sequence_as(xs, [s[i] for s in slices]) if xs_flat else None
+        carry, y = f(carry, x_t)
+        ys.append(y)
+    if reverse:
+        ys.reverse()
+    return carry, tree.map_structure(lambda *y: torch.stack(y), *ys)
 
 
 def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
