@@ -13,7 +13,9 @@ since tf2onnx needs the write index to be the counter itself).
 
 `lstm` runs a float32 LSTM (projected inputs or not, masked or not, both directions) in
 that loop with its backward loop written out: `dh` there multiplies by the kernel's
-transpose taken once, and the recurrent kernel's gradient is one product after it.
+transpose taken once, and the recurrent kernel's gradient is one product after it. Its
+two loops run over `TensorArray`s (`_array_loop`): the backward loop reads the gates and
+cell states where the forward loop wrote them, never stacked, reversed or split again.
 TensorFlow's transposed product re-lays the kernel out at every step, which made the
 LSTM's backward pass twice the GRU's (docs/benchmarks.md). `matmul` gives a step's
 product by a kernel from outside the loop the same transposed kernel. TensorFlow's own
@@ -82,56 +84,69 @@ def _lstm_loop(projected, h, c, recurrent_kernel, mask, reverse):
     `dh = dz @ K^T` multiplies by the kernel's transpose taken once before it
     (TensorFlow's transposed product, `MatMul` with `transpose_b`, re-lays the kernel
     out at every step: 0.55 ms against 0.21 ms for `(64, 1024) @ (1024, 256)`), and the
-    recurrent kernel's gradient as one product after it, `sum_t h_{t-1}^T dz_t`.
+    recurrent kernel's gradient as one product after it, `sum_t h_{t-1}^T dz_t`. The
+    forward loop keeps, per step, the gates, `tanh(c)` and the `c` before the step in
+    `TensorArray`s that the backward loop reads as they are.
     """
     units = recurrent_kernel.shape[0]
     scale = tf.constant(gate_scales(units)[0])  # the cell's single sigmoid (`LSTMCell.step`)
-    xs = projected if mask is None else (projected, mask)
 
-    def step(carry, inputs, kernel, keep):
+    def step(carry, inputs, kernel):
+        """A step: the new `(h, c)`, and what the backward loop reads: `h`, the gates,
+        `tanh(c)` and the `c` before the step."""
         h, c = carry
-        z_t = inputs if mask is None else inputs[0]
+        z_t = inputs[0]
         gates = tf.sigmoid((z_t + tf.matmul(h, kernel)) * scale)
         i, f, g, o = tf.split(gates, 4, axis=-1)
         new_c = f * c + i * (2.0 * g - 1.0)  # g = sigmoid(2 z_g): 2 g - 1 = tanh(z_g)
-        new_h = o * tf.tanh(new_c)
+        tanh_c = tf.tanh(new_c)
+        new_h = o * tanh_c
         if mask is not None:
             m = inputs[1]
             new_h = m * new_h + (1.0 - m) * h
             new_c = m * new_c + (1.0 - m) * c
-        return (new_h, new_c), ((new_h, new_c, gates) if keep else new_h)
+        return (new_h, new_c), (new_h, gates, tanh_c, c)
 
     if not _recording():  # inference (an exported graph): no gradient to arrange
-        final, hs = scan(
-            lambda carry, x: step(carry, x, recurrent_kernel, False), (h, c), xs, reverse=reverse
-        )
+
+        def inference_step(carry, x):
+            carry, kept = step(carry, x, recurrent_kernel)
+            return carry, kept[0]
+
+        xs = [projected] if mask is None else [projected, mask]
+        final, hs = scan(inference_step, (h, c), xs, reverse=reverse)
         return final, hs if mask is None else hs * mask
     transposed = tf.stop_gradient(tf.transpose(recurrent_kernel))
 
     @tf.custom_gradient
     def run(projected, h, c, recurrent_kernel):
-        (last_h, last_c), (hs, cs, gates) = scan(
-            lambda carry, x: step(carry, x, recurrent_kernel, True), (h, c), xs, reverse=reverse
+        steps = _steps(projected)
+        inputs = [
+            _unstacked(x, steps) for x in ([projected] if mask is None else [projected, mask])
+        ]
+        kept_shapes = [h.shape, projected.shape[1:], h.shape, h.shape]
+        (last_h, last_c), (hs, gates, tanh_cs, c_befores) = _array_loop(
+            lambda carry, x: step(carry, x, recurrent_kernel),
+            (h, c),
+            inputs,
+            steps,
+            kept_shapes,
+            reverse,
         )
+        hs = hs.stack()
         outputs = hs if mask is None else hs * mask
 
         def gradient(d_h, d_c, d_outputs):
             d_h = tf.zeros_like(last_h) if d_h is None else d_h
             d_c = tf.zeros_like(last_c) if d_c is None else d_c
             d_outputs = tf.zeros_like(outputs) if d_outputs is None else d_outputs
-            # Each step's states before it: the states carried, shifted by one step.
-            if reverse:
-                h_prev, c_prev = tf.concat([hs[1:], h[None]], 0), tf.concat([cs[1:], c[None]], 0)
-            else:
-                h_prev, c_prev = tf.concat([h[None], hs[:-1]], 0), tf.concat([c[None], cs[:-1]], 0)
 
             def back(carry, inputs):
                 dh, dc = carry
-                d_out, s, c_t, c_before = inputs[:4]
+                d_out, s, tanh_c, c_before = inputs[:4]
                 i, f, g, o = tf.split(s, 4, axis=-1)
-                tanh_c = tf.tanh(c_t)  # a padded step's is multiplied by 0 below
                 d_hc, d_cc = dh + d_out, dc  # the step's own h and c
-                if mask is not None:
+                if mask is not None:  # a padded step's tanh(c) is multiplied by 0 here
                     m = inputs[4]
                     d_hc, d_cc = m * d_hc, m * d_cc
                 d_cell = d_cc + d_hc * o * (1.0 - tanh_c * tanh_c)
@@ -144,10 +159,18 @@ def _lstm_loop(projected, h, c, recurrent_kernel, mask, reverse):
                 if mask is not None:  # a padded step passed its states on unchanged
                     dh_before = dh_before + (1.0 - m) * dh
                     dc_before = dc_before + (1.0 - m) * dc
-                return (dh_before, dc_before), dz
+                return (dh_before, dc_before), (dz,)
 
-            inputs = (d_outputs, gates, cs, c_prev) + (() if mask is None else (mask,))
-            (d_h0, d_c0), d_z = scan(back, (d_h, d_c), inputs, reverse=not reverse)
+            arrays = [_unstacked(d_outputs, steps), gates, tanh_cs, c_befores] + inputs[1:]
+            (d_h0, d_c0), (d_z,) = _array_loop(
+                back, (d_h, d_c), arrays, steps, [projected.shape[1:]], not reverse
+            )
+            d_z = d_z.stack()
+            # Each step's `h` before it: the outputs carried, shifted by one step.
+            if reverse:
+                h_prev = tf.concat([hs[1:], h[None]], 0)
+            else:
+                h_prev = tf.concat([h[None], hs[:-1]], 0)
             d_kernel = tf.matmul(
                 tf.reshape(h_prev, (-1, units)),
                 tf.reshape(d_z, (-1, 4 * units)),
@@ -159,6 +182,49 @@ def _lstm_loop(projected, h, c, recurrent_kernel, mask, reverse):
 
     last_h, last_c, outputs = run(projected, h, c, recurrent_kernel)
     return (last_h, last_c), outputs
+
+
+def _steps(x):
+    """The number of steps of time-major `x`: static where known."""
+    return x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
+
+
+def _unstacked(x, steps):
+    """Time-major `x` as a `TensorArray` of its steps (read as often as wanted: eagerly,
+    one is cleared after a read by default)."""
+    array = tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:], clear_after_read=False)
+    return array.unstack(x)
+
+
+def _array_loop(f, init, arrays, steps, output_shapes, reverse):
+    """A loop over `TensorArray`s: `(final_carry, output TensorArrays)`.
+
+    `f(carry, inputs) -> (carry, outputs)` runs at each step `t` on the elements `t` of
+    `arrays` and writes its float32 `outputs` (of `output_shapes`) at `t`. With
+    `reverse`, `t` counts down from the last step, read and written where it is: no
+    reversed copy of the inputs and outputs, and the backward loop reads the arrays the
+    forward loop wrote as they are, never stacked. Bounded by `steps`, as `scan`, so XLA
+    can compile it; only for the training loops, which are never exported (`scan`
+    keeps the loop counter as the write index, for tf2onnx).
+    """
+    outputs = [
+        tf.TensorArray(tf.float32, size=steps, element_shape=s, clear_after_read=False)
+        for s in output_shapes
+    ]
+
+    def body(i, carry, outputs):
+        t = steps - 1 - i if reverse else i
+        carry, ys = f(carry, [a.read(t) for a in arrays])
+        outputs = [a.write(t, y) for a, y in zip(outputs, ys)]
+        return i + 1, [tf.ensure_shape(new, old.shape) for new, old in zip(carry, init)], outputs
+
+    _, carry, outputs = tf.while_loop(
+        lambda i, carry, outputs: i < steps,
+        body,
+        (tf.constant(0), list(init), outputs),
+        maximum_iterations=steps,
+    )
+    return carry, outputs
 
 
 def _recording() -> bool:
