@@ -203,3 +203,66 @@ def test_scan_runs_length_steps_without_inputs():
     carry, ys = torch_rnn.scan(lambda c, _: (c + 1.0, c * 2.0), torch.zeros(2), length=3)
     np.testing.assert_array_equal(carry.numpy(), [3.0, 3.0])
     np.testing.assert_array_equal(ys.numpy(), [[0.0, 0.0], [2.0, 2.0], [4.0, 4.0]])
+
+
+@pytest.mark.parametrize(
+    "kind", ["attention", "attention_depth2", "feedback", "free_attention", "free_feedback"]
+)
+def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind):
+    """Teacher forcing and free running with the kernels' gradients after the loop
+    (`torch_rnn.scan_deferring_kernels`): the same outputs and gradients as the loop
+    whose steps accumulate them."""
+    import torch
+
+    rng = np.random.default_rng(3)
+    if kind in ("feedback", "free_feedback", "free_attention"):
+        # Real values; Seq2Seq with two layers, so that its decoder stays a loop (one
+        # layer runs as one fused LSTM, `fused_decoding`).
+        teacher_force = kind == "feedback"
+        cls, extra = (AttentionSeq2Seq, {}) if kind == "free_attention" else (Seq2Seq, {"depth": 2})
+        model = cls(
+            input_dim=3,
+            input_length=4,
+            hidden_dim=6,
+            output_length=5,
+            output_dim=4,
+            teacher_force=teacher_force,
+            **extra,
+        )
+        x = rng.normal(size=(3, 4, 3)).astype("float32")
+        y = rng.normal(size=(3, 5, 4)).astype("float32") if teacher_force else None
+    else:
+        model = AttentionSeq2Seq(
+            input_vocab_size=9,
+            output_vocab_size=7,
+            embedding_dim=5,
+            input_length=6,
+            hidden_dim=8,
+            output_length=5,
+            depth=2 if kind == "attention_depth2" else 1,
+            logits=True,
+        )
+        x = rng.integers(1, 9, size=(3, 6)).astype("int32")
+        x[1, 4:] = 0  # padding: the attention mask reaches the loop
+        y = rng.integers(1, 7, size=(3, 5)).astype("int32")
+    inputs = x if y is None else [x, y]
+    model(inputs)
+    weights = [v.value for v in model.trainable_variables]
+
+    def results():
+        outputs = model(inputs, training=True)
+        grads = torch.autograd.grad((outputs**2).sum(), weights)
+        return [t.detach().numpy() for t in (outputs, *grads)]
+
+    calls = count_runs(monkeypatch, torch_rnn, "scan_deferring_kernels")
+    got = results()
+    assert len(calls) == 1
+
+    def declined(*args, **kwargs):
+        raise NotImplementedError
+
+    monkeypatch.setattr(torch_rnn, "scan_deferring_kernels", declined)
+    want = results()
+    names = ["outputs"] + [v.path for v in model.trainable_variables]
+    for name, a, b in zip(names, got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=name)

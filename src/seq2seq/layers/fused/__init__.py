@@ -18,7 +18,9 @@ The implementations, each a module that can be read on its own:
   pass (`recomputed`).
 - `torch_rnn` (PyTorch): LSTM and GRU in `torch._VF.lstm` and `torch._VF.gru`, over
   inputs not yet projected; `scan` splits each scanned tensor once (its gradient one
-  stack, not a zero-filled tensor per step); `matmul` and `recomputed` decline.
+  stack, not a zero-filled tensor per step); the decoders' loops with their kernels'
+  gradients after them (`scan_deferring_kernels`, float32); `matmul` and `recomputed`
+  decline.
 - `tf_rnn` (TensorFlow): float32 LSTM, projected inputs or not, in its own loop with
   its backward loop written out and the recurrent kernel's gradient after it; `matmul`
   in a loop's step, whose backward multiplies by the kernel's transpose taken once
@@ -249,7 +251,7 @@ def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
         `(final_carry, ys)` as `keras.ops.scan` returns them.
 
     Raises:
-        NotImplementedError: Where the backend has no such loop (all but JAX; float32
-            or bfloat16 kernels only).
+        NotImplementedError: Where the backend has no such loop (JAX: float32 or
+            bfloat16 kernels; PyTorch: float32 kernels; TensorFlow and NumPy: none).
     """
     return _implementation().scan_deferring_kernels(body, init, xs, kernels, unroll)

@@ -13,7 +13,7 @@ project the inputs themselves), a device other than the CPU, a dtype other than
 float32 (mixed precision included), `unroll`, and a mask that is not right padding
 with at least one step per row. Right-padded rows run as a packed sequence, so padded
 steps keep the state and output zeros, as in `run_steps`; `go_backwards` runs each
-row's real steps from its last one. There is no deferred-kernel scan.
+row's real steps from its last one.
 
 `scan` is `keras.ops.scan`'s Python loop with each scanned tensor split once
 (`torch.unbind`). Keras' loop indexes the tensor at every step, and the gradient of each
@@ -107,7 +107,43 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
 
 
 def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
-    raise NotImplementedError
+    """`scan` whose steps multiply by the kernels detached; each kernel's gradient is
+    one product after the loop, `A_k^T d_xs`, through `_KernelGradients` on `xs`.
+
+    Float32 kernels only.
+    """
+    kernels = tuple(torch.as_tensor(k) for k in kernels)
+    if any(k.dtype != torch.float32 for k in kernels):
+        raise NotImplementedError
+    detached = tuple(k.detach() for k in kernels)
+    operands = []  # each step's left operands, read by the backward pass
+    tracked = _KernelGradients.apply(operands, torch.as_tensor(xs), *kernels)
+
+    def step(carry, x_t):
+        carry, y, step_operands = body(detached, carry, x_t)
+        operands.append(tuple(a.detach() for a in step_operands))
+        return carry, y
+
+    return scan(step, init, tracked)
+
+
+class _KernelGradients(torch.autograd.Function):
+    """The identity on a loop's `xs`, whose backward also gives the loop's kernels their
+    gradients: `sum_t a_{k,t}^T d_xs_t` for kernel `k`, from the left operands `a` that
+    the loop appends to `operands` after this call (the steps multiply by the kernels
+    detached, so no step accumulates a kernel gradient of its own)."""
+
+    @staticmethod
+    def forward(ctx, operands, xs, *kernels):
+        ctx.operands = operands
+        return xs.view_as(xs)
+
+    @staticmethod
+    def backward(ctx, d_xs):
+        rows = d_xs.reshape(-1, d_xs.shape[-1])
+        stacked = [torch.stack(step) for step in zip(*ctx.operands)]
+        d_kernels = [a.reshape(-1, a.shape[-1]).T @ rows for a in stacked]
+        return (None, d_xs, *d_kernels)
 
 
 def _accepted(inputs, initial_state, weights, mask, unroll, length):
