@@ -50,6 +50,53 @@ def count_runs(monkeypatch, module, *names):
     return calls
 
 
+def deferred_loop_case(kind, dtype="float32"):
+    """`(model, inputs)` whose decoder runs a deferred-kernel loop
+    (`fused.scan_deferring_kernels`) in training.
+
+    `kind`: `"attention"` or `"attention_depth2"` (token mode, teacher forced, one padded
+    source), `"feedback"` (real values, teacher forced), `"free_attention"` or
+    `"free_feedback"` (real values, free running). Seq2Seq has two layers: sharing one
+    state (teacher forcing) it is not a stacked recurrence, and one layer would run as
+    one fused LSTM (`fused_decoding.teacher_readouts`, `linear_feedback`), so the loop
+    stays.
+    """
+    from seq2seq.models import AttentionSeq2Seq, Seq2Seq
+
+    rng = np.random.default_rng(3)
+    if kind in ("feedback", "free_feedback", "free_attention"):
+        teacher_force = kind == "feedback"
+        cls, extra = (AttentionSeq2Seq, {}) if kind == "free_attention" else (Seq2Seq, {"depth": 2})
+        model = cls(
+            input_dim=3,
+            input_length=4,
+            hidden_dim=6,
+            output_length=5,
+            output_dim=4,
+            teacher_force=teacher_force,
+            dtype=dtype,
+            **extra,
+        )
+        x = rng.normal(size=(3, 4, 3)).astype("float32")
+        y = rng.normal(size=(3, 5, 4)).astype("float32") if teacher_force else None
+    else:
+        model = AttentionSeq2Seq(
+            input_vocab_size=9,
+            output_vocab_size=7,
+            embedding_dim=5,
+            input_length=6,
+            hidden_dim=8,
+            output_length=5,
+            depth=2 if kind == "attention_depth2" else 1,
+            logits=True,
+            dtype=dtype,
+        )
+        x = rng.integers(1, 9, size=(3, 6)).astype("int32")
+        x[1, 4:] = 0  # padding: the attention mask reaches the loop
+        y = rng.integers(1, 7, size=(3, 5)).astype("int32")
+    return model, (x if y is None else [x, y])
+
+
 def assert_close(actual, expected, atol=ATOL, rtol=1e-5):
     """`np.testing.assert_allclose` on backend tensors or nested structures of them."""
     actual, expected = keras.tree.flatten(to_numpy(actual)), keras.tree.flatten(to_numpy(expected))

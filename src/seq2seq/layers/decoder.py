@@ -228,7 +228,11 @@ class Decoder(keras.layers.Layer):
         """
         context, weights = None, None
         if self.attention:
-            context, weights = self.attention_layer(
+            # The layer's `call`, not `__call__`: an eager backend (PyTorch) runs this at
+            # every step, and Keras' `__call__` (arguments bound and converted, masks and
+            # scopes) cost about three times the attention's own operations there. The
+            # attention casts its operands itself, so no autocast scope is needed.
+            context, weights = self.attention_layer.call(
                 states[0][0],
                 bundle["keys"],
                 bundle["memory"],

@@ -11,7 +11,7 @@ if keras.backend.backend() != "jax":
     pytest.skip("the JAX fused recurrences are JAX-only", allow_module_level=True)
 
 from seq2seq.layers.fused import jax_rnn  # noqa: E402
-from tests.helpers import count_runs  # noqa: E402
+from tests.helpers import count_runs, deferred_loop_case  # noqa: E402
 
 
 def test_declines_what_it_does_not_run():
@@ -97,48 +97,12 @@ def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind, polic
     gradient is rounded to bfloat16 once, the plain scan's at every step)."""
     import jax
 
-    from seq2seq.models import AttentionSeq2Seq, Seq2Seq
-
-    rng = np.random.default_rng(3)
-    if kind in ("feedback", "free_feedback", "free_attention"):
-        # Real values. Seq2Seq with two layers: sharing one state (teacher forcing) it is
-        # not a stacked recurrence, and one layer would run as one fused LSTM
-        # (`fused_decoding.teacher_readouts`, `linear_feedback`), so the loop stays.
-        teacher_force = kind == "feedback"
-        cls, extra = (AttentionSeq2Seq, {}) if kind == "free_attention" else (Seq2Seq, {"depth": 2})
-        model = cls(
-            input_dim=3,
-            input_length=4,
-            hidden_dim=6,
-            output_length=5,
-            output_dim=4,
-            teacher_force=teacher_force,
-            dtype=policy,
-            **extra,
-        )
-        x = rng.normal(size=(3, 4, 3)).astype("float32")
-        y = rng.normal(size=(3, 5, 4)).astype("float32") if teacher_force else None
-    else:
-        model = AttentionSeq2Seq(
-            input_vocab_size=9,
-            output_vocab_size=7,
-            embedding_dim=5,
-            input_length=6,
-            hidden_dim=8,
-            output_length=5,
-            depth=2 if kind == "attention_depth2" else 1,
-            logits=True,
-            dtype=policy,
-        )
-        x = rng.integers(1, 9, size=(3, 6)).astype("int32")
-        x[1, 4:] = 0  # padding: the attention mask reaches the loop
-        y = rng.integers(1, 7, size=(3, 5)).astype("int32")
+    model, inputs = deferred_loop_case(kind, policy)
     calls = count_runs(monkeypatch, jax_rnn, "scan_deferring_kernels")
     trainable = [v.value for v in model.trainable_variables]
     fixed = [v.value for v in model.non_trainable_variables]
 
     def loss(weights):
-        inputs = x if y is None else [x, y]
         outputs, _ = model.stateless_call(weights, fixed, inputs, training=True)
         return (outputs**2).sum(), outputs
 

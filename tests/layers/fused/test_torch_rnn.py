@@ -12,7 +12,7 @@ if keras.backend.backend() != "torch":
     pytest.skip("the PyTorch fused recurrences are PyTorch-only", allow_module_level=True)
 
 from seq2seq.layers.fused import torch_rnn  # noqa: E402
-from tests.helpers import count_runs  # noqa: E402
+from tests.helpers import count_runs, deferred_loop_case  # noqa: E402
 
 BATCH, TIME, FEATURES, UNITS = 4, 6, 3, 5
 # Right padding: a full row, two shorter ones, a single step.
@@ -214,38 +214,7 @@ def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind):
     whose steps accumulate them."""
     import torch
 
-    rng = np.random.default_rng(3)
-    if kind in ("feedback", "free_feedback", "free_attention"):
-        # Real values; Seq2Seq with two layers, so that its decoder stays a loop (one
-        # layer runs as one fused LSTM, `fused_decoding`).
-        teacher_force = kind == "feedback"
-        cls, extra = (AttentionSeq2Seq, {}) if kind == "free_attention" else (Seq2Seq, {"depth": 2})
-        model = cls(
-            input_dim=3,
-            input_length=4,
-            hidden_dim=6,
-            output_length=5,
-            output_dim=4,
-            teacher_force=teacher_force,
-            **extra,
-        )
-        x = rng.normal(size=(3, 4, 3)).astype("float32")
-        y = rng.normal(size=(3, 5, 4)).astype("float32") if teacher_force else None
-    else:
-        model = AttentionSeq2Seq(
-            input_vocab_size=9,
-            output_vocab_size=7,
-            embedding_dim=5,
-            input_length=6,
-            hidden_dim=8,
-            output_length=5,
-            depth=2 if kind == "attention_depth2" else 1,
-            logits=True,
-        )
-        x = rng.integers(1, 9, size=(3, 6)).astype("int32")
-        x[1, 4:] = 0  # padding: the attention mask reaches the loop
-        y = rng.integers(1, 7, size=(3, 5)).astype("int32")
-    inputs = x if y is None else [x, y]
+    model, inputs = deferred_loop_case(kind)
     model(inputs)
     weights = [v.value for v in model.trainable_variables]
 
@@ -266,3 +235,18 @@ def test_deferred_kernel_gradients_match_the_plain_scan(monkeypatch, kind):
     names = ["outputs"] + [v.path for v in model.trainable_variables]
     for name, a, b in zip(names, got, want):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_matmul_is_torch_matmul_for_one_floating_dtype():
+    import torch
+
+    rng = np.random.default_rng(5)
+    a = torch.tensor(rng.normal(size=(2, 3, 4)).astype("float32"))
+    b = torch.tensor(rng.normal(size=(4, 5)).astype("float32"))
+    np.testing.assert_array_equal(torch_rnn.matmul(a, b).numpy(), keras.ops.matmul(a, b).numpy())
+    bf16 = torch_rnn.matmul(a.bfloat16(), b.bfloat16())
+    assert bf16.dtype == torch.bfloat16
+    assert fused.matmul(a.bfloat16(), b.bfloat16(), "float32").dtype == torch.float32
+    for x, y in [(a, b.double()), (a.int(), b.int()), (a.numpy(), b)]:
+        with pytest.raises(NotImplementedError):
+            torch_rnn.matmul(x, y)

@@ -19,8 +19,8 @@ The implementations, each a module that can be read on its own:
 - `torch_rnn` (PyTorch): LSTM and GRU in `torch._VF.lstm` and `torch._VF.gru`, over
   inputs not yet projected; `scan` splits each scanned tensor once (its gradient one
   stack, not a zero-filled tensor per step); the decoders' loops with their kernels'
-  gradients after them (`scan_deferring_kernels`, float32); `matmul` and `recomputed`
-  decline.
+  gradients after them (`scan_deferring_kernels`, float32); `matmul` is `torch.matmul`
+  without Keras' dtype handling around it; `recomputed` declines.
 - `tf_rnn` (TensorFlow): float32 LSTM, projected inputs or not, in its own loop with
   its backward loop written out and the recurrent kernel's gradient after it; `matmul`
   in a loop's step, whose backward multiplies by the kernel's transpose taken once
