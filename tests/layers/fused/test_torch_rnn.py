@@ -197,12 +197,15 @@ def test_scan_matches_keras_scan_with_one_stack_as_the_inputs_gradient(reverse):
     assert "select_backward" not in ours_ops
 
 
-def test_scan_runs_length_steps_without_inputs():
+def test_scan_runs_length_steps_without_inputs_and_steps_without_outputs():
     import torch
 
     carry, ys = torch_rnn.scan(lambda c, _: (c + 1.0, c * 2.0), torch.zeros(2), length=3)
     np.testing.assert_array_equal(carry.numpy(), [3.0, 3.0])
     np.testing.assert_array_equal(ys.numpy(), [[0.0, 0.0], [2.0, 2.0], [4.0, 4.0]])
+    carry, ys = torch_rnn.scan(lambda c, x: (c + x, None), torch.zeros(2), torch.ones(3, 2))
+    np.testing.assert_array_equal(carry.numpy(), [3.0, 3.0])
+    assert ys is None
 
 
 @pytest.mark.parametrize(

@@ -111,6 +111,8 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         ys.append(y)
     if reverse:
         ys.reverse()
+    if all(y is None for y in ys):  # no outputs, as `jax.lax.scan` returns them
+        return carry, None
     return carry, tree.map_structure(lambda *y: torch.stack(y), *ys)
 
 
