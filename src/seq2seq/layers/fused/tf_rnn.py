@@ -124,13 +124,13 @@ def _lstm_loop(projected, h, c, recurrent_kernel, mask, reverse):
         inputs = [
             _unstacked(x, steps) for x in ([projected] if mask is None else [projected, mask])
         ]
-        kept_shapes = [h.shape, projected.shape[1:], h.shape, h.shape]
+        kept = [tf.TensorSpec(shape) for shape in (h.shape, projected.shape[1:], h.shape, h.shape)]
         (last_h, last_c), (hs, gates, tanh_cs, c_befores) = _array_loop(
             lambda carry, x: step(carry, x, recurrent_kernel),
             (h, c),
             inputs,
             steps,
-            kept_shapes,
+            kept,
             reverse,
         )
         hs = hs.stack()
@@ -163,7 +163,7 @@ def _lstm_loop(projected, h, c, recurrent_kernel, mask, reverse):
 
             arrays = [_unstacked(d_outputs, steps), gates, tanh_cs, c_befores] + inputs[1:]
             (d_h0, d_c0), (d_z,) = _array_loop(
-                back, (d_h, d_c), arrays, steps, [projected.shape[1:]], not reverse
+                back, (d_h, d_c), arrays, steps, [tf.TensorSpec(projected.shape[1:])], not reverse
             )
             d_z = d_z.stack()
             # Each step's `h` before it: the outputs carried, shifted by one step.
@@ -196,32 +196,36 @@ def _unstacked(x, steps):
     return array.unstack(x)
 
 
-def _array_loop(f, init, arrays, steps, output_shapes, reverse):
+def _array_loop(f, init, arrays, steps, output_specs, reverse):
     """A loop over `TensorArray`s: `(final_carry, output TensorArrays)`.
 
     `f(carry, inputs) -> (carry, outputs)` runs at each step `t` on the elements `t` of
-    `arrays` and writes its float32 `outputs` (of `output_shapes`) at `t`. With
-    `reverse`, `t` counts down from the last step, read and written where it is: no
-    reversed copy of the inputs and outputs, and the backward loop reads the arrays the
-    forward loop wrote as they are, never stacked. Bounded by `steps`, as `scan`, so XLA
-    can compile it; only for the training loops, which are never exported (`scan`
-    keeps the loop counter as the write index, for tf2onnx).
+    `arrays` (lists, `carry` a list of tensors) and writes its `outputs` (of
+    `output_specs`, `tf.TensorSpec`s) at `t`. With `reverse`, `t` counts down from the
+    last step, read and written where it is: no reversed copy of the inputs and
+    outputs, and the LSTM's backward loop reads the arrays its forward loop wrote as
+    they are, never stacked. Without, `t` is the loop counter itself (tf2onnx needs
+    that of an exported loop). Bounded by `steps`, so XLA can compile it.
     """
     outputs = [
-        tf.TensorArray(tf.float32, size=steps, element_shape=s, clear_after_read=False)
-        for s in output_shapes
+        tf.TensorArray(spec.dtype, size=steps, element_shape=spec.shape, clear_after_read=False)
+        for spec in output_specs
     ]
+    init = [tf.convert_to_tensor(c) for c in init]
 
     def body(i, carry, outputs):
         t = steps - 1 - i if reverse else i
         carry, ys = f(carry, [a.read(t) for a in arrays])
         outputs = [a.write(t, y) for a, y in zip(outputs, ys)]
-        return i + 1, [tf.ensure_shape(new, old.shape) for new, old in zip(carry, init)], outputs
+        carry = [
+            tf.ensure_shape(tf.convert_to_tensor(new), old.shape) for new, old in zip(carry, init)
+        ]
+        return i + 1, carry, outputs
 
     _, carry, outputs = tf.while_loop(
         lambda i, carry, outputs: i < steps,
         body,
-        (tf.constant(0), list(init), outputs),
+        (tf.constant(0), init, outputs),
         maximum_iterations=steps,
     )
     return carry, outputs
@@ -307,43 +311,24 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     `unroll` is accepted and ignored: TensorFlow runs one loop either way.
     """
     xs_flat = [] if xs is None else [tf.convert_to_tensor(x) for x in tree.flatten(xs)]
-    if reverse:
+    if reverse:  # a loop that writes at its counter (`_array_loop`'s forward order)
         xs_flat = [tf.reverse(x, [0]) for x in xs_flat]
-    if xs_flat:
-        steps = xs_flat[0].shape[0]
-        steps = tf.shape(xs_flat[0])[0] if steps is None else steps
-    else:
-        steps = int(length)
-    xs_arrays = [
-        tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x) for x in xs_flat
-    ]
+    steps = _steps(xs_flat[0]) if xs_flat else int(length)
+    xs_arrays = [_unstacked(x, steps) for x in xs_flat]
 
-    def step_inputs(i):
-        return tree.pack_sequence_as(xs, [a.read(i) for a in xs_arrays]) if xs_flat else None
+    def pack_inputs(inputs):
+        return tree.pack_sequence_as(xs, inputs) if xs_flat else None
 
     # The outputs' structure, dtypes and shapes, from one call outside the loop (pruned:
     # nothing reads it).
-    first = tree.pack_sequence_as(xs, [x[0] for x in xs_flat]) if xs_flat else None
-    _, probe = f(init, first)
-    probe_flat = [tf.convert_to_tensor(y) for y in tree.flatten(probe)]
-    ys_arrays = [tf.TensorArray(y.dtype, size=steps, element_shape=y.shape) for y in probe_flat]
-    carry_flat = [tf.convert_to_tensor(c) for c in tree.flatten(init)]
+    _, probe = f(init, pack_inputs([x[0] for x in xs_flat]))
+    specs = [tf.TensorSpec.from_tensor(tf.convert_to_tensor(y)) for y in tree.flatten(probe)]
 
-    def body(i, carry_flat, ys_arrays):
-        carry, ys = f(tree.pack_sequence_as(init, carry_flat), step_inputs(i))
-        ys_arrays = [a.write(i, y) for a, y in zip(ys_arrays, tree.flatten(ys))]
-        carry_flat = [
-            tf.ensure_shape(tf.convert_to_tensor(new), old.shape)
-            for new, old in zip(tree.flatten(carry), carry_flat)
-        ]
-        return i + 1, carry_flat, ys_arrays
+    def step(carry_flat, inputs):
+        carry, ys = f(tree.pack_sequence_as(init, carry_flat), pack_inputs(inputs))
+        return tree.flatten(carry), tree.flatten(ys)
 
-    _, carry_flat, ys_arrays = tf.while_loop(
-        lambda i, carry, ys: i < steps,
-        body,
-        (tf.constant(0), carry_flat, ys_arrays),
-        maximum_iterations=steps,
-    )
+    carry_flat, ys_arrays = _array_loop(step, tree.flatten(init), xs_arrays, steps, specs, False)
     ys_flat = [a.stack() for a in ys_arrays]
     if reverse:
         ys_flat = [tf.reverse(y, [0]) for y in ys_flat]
