@@ -235,3 +235,15 @@ def test_stacked_decoder_with_dropout_trains(cls, teacher_force):
     history = model.fit([x, y] if teacher_force else x, y, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     assert any(not np.array_equal(b, np.array(w)) for b, w in zip(before, model.trainable_weights))
+
+
+def test_free_running_outputs_are_the_output_layers_bfloat16_values():
+    """Inside a free-running loop the output layer runs as itself under mixed_bfloat16:
+    each step's output, fed back, is the layer's bfloat16 value (in float32 the loop
+    takes the same product without the layer's `__call__`)."""
+    model = _model(AttentionSeq2Seq, False)
+    x, _ = _data(False)
+    outputs = ops.convert_to_numpy(ops.cast(model(x), "float32"))
+    rounded = ops.convert_to_numpy(ops.cast(ops.cast(outputs, "bfloat16"), "float32"))
+    np.testing.assert_array_equal(outputs, rounded)
+    assert np.abs(outputs).max() > 0  # not all zeros

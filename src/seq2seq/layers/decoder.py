@@ -300,6 +300,20 @@ class Decoder(keras.layers.Layer):
         calls the output layer itself (see `call`)."""
         return fused.dense(self.output_layer, readout, self.state_dtype)
 
+    def _free_outputs(self, readout):
+        """The output layer in a free-running step, in the layer's compute dtype.
+
+        Under a mixed policy, the layer itself: bfloat16 outputs, which a token model's
+        softmax reads in float32 (a oneDNN product per step, as `_outputs` would take on
+        JAX, measured slower here: docs/benchmarks.md). Otherwise `fused.dense`, the
+        same numbers without Keras' `__call__` around them, which an eager backend
+        (PyTorch) runs at every step for several times the layer's own operations.
+        """
+        layer = self.output_layer
+        if layer.compute_dtype != layer.variable_dtype:
+            return layer(readout)
+        return fused.dense(layer, readout, layer.compute_dtype)
+
     def _deferred_loop(self, step_body, init, projected, bundle, unroll):
         """The step loop with the first layer's kernels' gradients after it
         (`fused.scan_deferring_kernels`); raises `NotImplementedError` where it does not
@@ -444,10 +458,7 @@ class Decoder(keras.layers.Layer):
                 readout, new_states, weights = self.recurrent_step(
                     projected, states, bundle, masks, kernels, training
                 )
-                # The output layer as it is (bfloat16 logits under mixed_bfloat16, which
-                # the model's softmax reads in float32): a oneDNN product per step
-                # (`_outputs`) measured slower here (docs/benchmarks.md).
-                outputs = self.output_layer(
+                outputs = self._free_outputs(
                     readout if readout_mask is None else readout * readout_mask
                 )
                 carry = (
