@@ -70,6 +70,10 @@ class BahdanauAttention(keras.layers.Layer):
         return product + ops.cast(self.bias, exact)
 
     def call(self, query, keys, memory, mask=None, training=False):
+        try:  # the backend's own operations, where a loop runs this at every step
+            return fused.attention(query, keys, memory, mask, self.query_kernel, self.score_vector)
+        except NotImplementedError:
+            pass
         # Under a mixed policy the products run in the compute dtype; the scores, the
         # softmax, the weights and the context in the variable dtype (float32).
         compute, exact = self.compute_dtype, self.dtype_policy.variable_dtype

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from seq2seq.layers import fused
 from seq2seq.layers.projected_cell import ProjectedCell
 
 
@@ -54,6 +55,11 @@ class GRUCell(ProjectedCell):
 
     def step(self, projected, states):
         """One recurrence step from an already projected input."""
+        try:  # the backend's own operations, where a loop runs this at every step
+            (h,) = fused.step("gru", projected, states, self.recurrent_kernel, self.recurrent_bias)
+            return h, [h]
+        except NotImplementedError:
+            pass
         (h,) = states
         x_z, x_r, x_n = ops.split(ops.cast(projected, self.state_dtype), 3, axis=-1)
         recurrent = self.recurrent_product(h) + ops.cast(self.recurrent_bias, self.state_dtype)

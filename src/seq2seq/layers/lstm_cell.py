@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from seq2seq.layers import fused
 from seq2seq.layers.projected_cell import ProjectedCell
 
 
@@ -91,6 +92,12 @@ class LSTMCell(ProjectedCell):
         `recurrent_kernel` replaces the cell's own (same value) where a caller handles
         its gradient itself (`fused.scan_deferring_kernels`).
         """
+        kernel = self.recurrent_kernel if recurrent_kernel is None else recurrent_kernel
+        try:  # the backend's own operations, where a loop runs this at every step
+            h, c = fused.step("lstm", projected, states, kernel)
+            return h, [h, c]
+        except NotImplementedError:
+            pass
         h, c = states
         z = ops.cast(projected, self.state_dtype) + self.recurrent_product(h, recurrent_kernel)
         scale = ops.cast(gate_scales(self.units)[0], z.dtype)

@@ -253,3 +253,103 @@ def test_matmul_is_torch_matmul_for_one_floating_dtype():
     for x, y in [(a, b.double()), (a.int(), b.int()), (a.numpy(), b)]:
         with pytest.raises(NotImplementedError):
             torch_rnn.matmul(x, y)
+
+
+def _step_results(function, inputs, monkeypatch, enabled):
+    """`function(*tensors)`'s outputs and the gradients of a fixed loss with respect to
+    every input, with the fused steps on or off."""
+    import torch
+
+    monkeypatch.setattr(fused, "ENABLED", enabled)
+    tensors = [torch.tensor(x, requires_grad=True) for x in inputs]
+    outputs = function(*tensors)
+    loss = sum((out * (k + 1.5)).sum() + out.square().sum() for k, out in enumerate(outputs))
+    grads = torch.autograd.grad(loss, tensors)
+    return [t.detach().numpy() for t in [*outputs, *grads]]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "lstm_given_kernel"])
+def test_cell_step_in_torch_equals_the_keras_step(cell, monkeypatch):
+    """`fused.step` on PyTorch gives the cell's step: states and every gradient (inputs,
+    states and, for a kernel passed in as the deferred loops do, that kernel)."""
+    from seq2seq.layers.cell_factory import make_cell
+
+    rng = np.random.default_rng(6)
+    layer = make_cell(cell.split("_")[0], UNITS)
+    layer.build((None, FEATURES))
+    layer.set_weights(
+        [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
+    )
+    projected = rng.normal(size=(BATCH, layer.gates * UNITS)).astype("float32")
+    states = [rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in layer.state_size]
+    inputs = [projected, *states]
+    if cell == "lstm_given_kernel":
+        inputs.append(rng.normal(scale=0.5, size=(UNITS, 4 * UNITS)).astype("float32"))
+
+    def run(projected, *rest):
+        if cell == "lstm_given_kernel":
+            *states, kernel = rest
+            return layer.step(projected, list(states), recurrent_kernel=kernel)[1]
+        return layer.step(projected, list(rest))[1]
+
+    calls = count_runs(monkeypatch, torch_rnn, "step")
+    fast = _step_results(run, inputs, monkeypatch, True)
+    assert len(calls) == 1
+    slow = _step_results(run, inputs, monkeypatch, False)
+    assert len(calls) == 1
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_attention_step_in_torch_equals_the_keras_attention(monkeypatch):
+    """`fused.attention` on PyTorch: the same context and weights, padding at zero weight,
+    and the same gradients for the query, keys and memory."""
+    from seq2seq.layers import BahdanauAttention
+
+    rng = np.random.default_rng(7)
+    attention = BahdanauAttention(UNITS)
+    attention.build((None, UNITS), (None, TIME, FEATURES))
+    attention.set_weights(
+        [rng.normal(size=w.shape).astype("float32") for w in attention.get_weights()]
+    )
+    mask = np.arange(TIME)[None, :] < np.array(LENGTHS)[:, None]
+    query = rng.normal(size=(BATCH, UNITS)).astype("float32")
+    memory = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    keys = keras.ops.convert_to_numpy(attention.keys(memory))
+
+    def run(query, keys, memory):
+        return attention.call(query, keys, memory, keras.ops.convert_to_tensor(mask))
+
+    calls = count_runs(monkeypatch, torch_rnn, "attention")
+    fast = _step_results(run, [query, keys, memory], monkeypatch, True)
+    assert len(calls) == 1
+    slow = _step_results(run, [query, keys, memory], monkeypatch, False)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    weights = fast[1]
+    np.testing.assert_array_equal(weights[~mask], 0.0)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-6)
+
+
+def test_steps_decline_other_dtypes_and_arrays():
+    import torch
+
+    rng = np.random.default_rng(8)
+    projected = torch.tensor(rng.normal(size=(2, 4 * UNITS)).astype("float32"))
+    states = [torch.zeros(2, UNITS), torch.zeros(2, UNITS)]
+    kernel = torch.tensor(rng.normal(size=(UNITS, 4 * UNITS)).astype("float32"))
+    assert len(torch_rnn.step("lstm", projected, states, kernel)) == 2
+    for args in [
+        (projected.bfloat16(), states, kernel.bfloat16()),
+        (projected.numpy(), states, kernel),
+        (projected, states, kernel.double()),
+    ]:
+        with pytest.raises(NotImplementedError):
+            torch_rnn.step("lstm", *args)
+    with pytest.raises(NotImplementedError):
+        torch_rnn.step("rnn", projected, states, kernel)
+    memory = torch.zeros(2, 3, 4)
+    with pytest.raises(NotImplementedError):
+        torch_rnn.attention(
+            torch.zeros(2, UNITS).bfloat16(), memory, memory, None, kernel, kernel[0]
+        )

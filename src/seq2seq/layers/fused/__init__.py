@@ -20,12 +20,15 @@ The implementations, each a module that can be read on its own:
   inputs not yet projected; `scan` splits each scanned tensor once (its gradient one
   stack, not a zero-filled tensor per step); the decoders' loops with their kernels'
   gradients after them (`scan_deferring_kernels`, float32); `matmul` is `torch.matmul`
-  without Keras' dtype handling around it; `recomputed` declines.
+  without Keras' dtype handling around it; `recomputed` declines; `step` and
+  `attention`, a cell's and the attention's step in float32, run in PyTorch's own
+  operations.
 - `tf_rnn` (TensorFlow): float32 LSTM, projected inputs or not, in its own loop with
   its backward loop written out and the recurrent kernel's gradient after it; `matmul`
   in a loop's step, whose backward multiplies by the kernel's transpose taken once
   before the loop; `scan` is a loop XLA can differentiate, so a TensorFlow model can
   train XLA-compiled (`compile(jit_compile=True)`).
+- JAX and TensorFlow decline `step` and `attention`: their loops are traced once.
 - NumPy: none, every call declines and `scan` is `keras.ops.scan`.
 
 Set `ENABLED = False` to decline everything: the tests compare both paths that way.
@@ -141,6 +144,43 @@ def run(recurrence, inputs, initial_state, **kwargs):
     if recurrence == "gru":
         return gru(inputs, initial_state, **kwargs)
     raise NotImplementedError
+
+
+def step(recurrence, projected, states, recurrent_kernel, recurrent_bias=None):
+    """One step of the cell a recurrence names (`"lstm"`, `"gru"`), from its input
+    already projected: the new states, as `LSTMCell.step` and `GRUCell.step` compute them.
+
+    For a loop that runs its step in Python (PyTorch's), where each `keras.ops` call
+    costs several times a small operation's own time: the backend runs the step's
+    operations itself. Backends whose loops are traced once decline.
+
+    Args:
+        recurrence: `"lstm"` or `"gru"`.
+        projected: `(batch, gates * units)` projected input, `x @ kernel + bias`.
+        states: `[h, c]` (LSTM) or `[h]` (GRU), each `(batch, units)`.
+        recurrent_kernel: `(units, gates * units)`, a variable or a tensor.
+        recurrent_bias: The GRU's `(3 * units,)` recurrent bias.
+
+    Returns:
+        `[h, c]` or `[h]`.
+
+    Raises:
+        NotImplementedError: Where the backend has no such step for these arguments.
+    """
+    return _implementation().step(recurrence, projected, states, recurrent_kernel, recurrent_bias)
+
+
+def attention(query, keys, memory, mask, query_kernel, score_vector):
+    """One step of `BahdanauAttention`, from its keys: `(context, weights)`.
+
+    `softmax_j(v . tanh(keys_j + query @ W_s))` over the memory's positions, padding
+    (`mask` False) at zero weight, and the weighted sum of `memory`. As `step`, for a
+    loop that runs its step in Python; backends whose loops are traced once decline.
+
+    Raises:
+        NotImplementedError: Where the backend has no such step for these arguments.
+    """
+    return _implementation().attention(query, keys, memory, mask, query_kernel, score_vector)
 
 
 def runs_projected(recurrence, dtype) -> bool:

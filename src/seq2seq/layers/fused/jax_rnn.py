@@ -142,3 +142,13 @@ def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
 
     loop.defvjp(loop_fwd, loop_bwd)
     return loop(init, xs, tuple(kernels), consts)
+
+
+def step(recurrence, projected, states, recurrent_kernel, recurrent_bias=None):
+    """Declines: the loop's step is traced once, so `keras.ops` cost nothing per step."""
+    raise NotImplementedError
+
+
+def attention(query, keys, memory, mask, query_kernel, score_vector):
+    """Declines, as `step`."""
+    raise NotImplementedError

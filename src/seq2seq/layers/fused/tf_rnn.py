@@ -333,3 +333,13 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     if reverse:
         ys_flat = [tf.reverse(y, [0]) for y in ys_flat]
     return tree.pack_sequence_as(init, carry_flat), tree.pack_sequence_as(probe, ys_flat)
+
+
+def step(recurrence, projected, states, recurrent_kernel, recurrent_bias=None):
+    """Declines: the loop's step is traced once, so `keras.ops` cost nothing per step."""
+    raise NotImplementedError
+
+
+def attention(query, keys, memory, mask, query_kernel, score_vector):
+    """Declines, as `step`."""
+    raise NotImplementedError
