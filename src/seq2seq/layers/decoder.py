@@ -220,11 +220,26 @@ class Decoder(keras.layers.Layer):
             return None
         return self._sequence_mask(batch_size, self.readout_dim)
 
-    def recurrent_step(self, projected, states, bundle, masks=None, kernels=None, training=False):
+    def recurrent_step(
+        self,
+        projected,
+        states,
+        bundle,
+        masks=None,
+        kernels=None,
+        training=False,
+        features=None,
+        input_kernel=None,
+    ):
         """One step from the projected fed-back value. Returns `(readout, states, weights)`.
 
-        `bundle` is prepared (`prepare`). `kernels`, if given, are the first layer's recurrent and (with a context) context
-        kernels to use instead of the cells' own (see `_deferred_teacher_loop`).
+        `bundle` is prepared (`prepare`). `kernels`, if given, are the first layer's
+        recurrent and (with a context) context kernels to use instead of the cells' own
+        (see `_deferred_loop`). With `features` (the fed-back value) and `input_kernel`
+        (the first layer's whole input kernel, in the compute dtype), `projected` holds
+        the first layer's bias only, and the step multiplies `[features; context]` by
+        `input_kernel` in one product (as `LSTMCell(cat(x, context))` does) rather than
+        two.
         """
         context, weights = None, None
         if self.attention:
@@ -241,7 +256,13 @@ class Decoder(keras.layers.Layer):
             )
         elif self.peek:
             context = bundle["context"]
-        if context is not None:
+        if features is not None:
+            operand = ops.cast(features, input_kernel.dtype)
+            if context is not None:
+                operand = ops.concatenate([operand, ops.cast(context, input_kernel.dtype)], -1)
+            product = fused.matmul(operand, input_kernel, self.state_dtype)
+            projected = ops.cast(projected, self.state_dtype) + product
+        elif context is not None:
             context_kernel = kernels[1] if kernels else bundle["context_kernel"]
             product = fused.matmul(
                 ops.cast(context, context_kernel.dtype), context_kernel, self.state_dtype
@@ -314,27 +335,31 @@ class Decoder(keras.layers.Layer):
             return layer(readout)
         return fused.dense(layer, readout, layer.compute_dtype)
 
-    def _deferred_loop(self, step_body, init, projected, bundle, unroll):
+    def _deferred_loop(self, step_body, init, projected, bundle, unroll, input_kernel=None):
         """The step loop with the first layer's kernels' gradients after it
         (`fused.scan_deferring_kernels`); raises `NotImplementedError` where it does not
         apply.
 
         `step_body(carry, z_t, kernels)` adds `z_t` to the first layer's projected input
-        and returns `(carry, (h_before, context))`: the teacher-forced loop scans the
-        projected teacher, the free-running one zeros. The recurrent kernel's product
-        must add to the projected input, as an LSTM's does (a GRU's reset gate
+        and returns `(carry, (h_before, operand))`: the teacher-forced loop scans the
+        projected teacher, its second kernel the context's (operand the context); the
+        free-running one zeros, its second kernel `input_kernel`, the first layer's
+        whole input kernel (operand `[features; context]`). The recurrent kernel's
+        product must add to the projected input, as an LSTM's does (a GRU's reset gate
         multiplies part of it); a peeked context has no kernel operand here.
         """
         cell = self.cells[0]
         if self.peek or cell.recurrence != "lstm":
             raise NotImplementedError
         kernels = [ops.cast(cell.recurrent_kernel, cell.compute_dtype)]
-        if self.attention:
+        if input_kernel is not None:
+            kernels.append(input_kernel)
+        elif self.attention:
             kernels.append(bundle["context_kernel"])
 
         def body(kernels, carry, z_t):
-            carry, (h_before, context) = step_body(carry, z_t, kernels)
-            operands = (h_before,) if context is None else (h_before, context)
+            carry, (h_before, operand) = step_body(carry, z_t, kernels)
+            operands = (h_before,) if operand is None else (h_before, operand)
             return carry, carry, operands
 
         return fused.scan_deferring_kernels(body, init, projected, tuple(kernels), unroll)
@@ -446,17 +471,27 @@ class Decoder(keras.layers.Layer):
             outputs = self._outputs(readouts)
         else:
             zero_outputs = ops.zeros((batch_size, self.output_dim), dtype=self.compute_dtype)
+            # The first layer's input product, `[features; context] @ kernel`, is one
+            # product a step (see `recurrent_step`).
+            first = self.cells[0]
+            input_kernel = ops.cast(first.kernel, first.compute_dtype)
+            first_bias = ops.cast(first.bias, self.state_dtype)
 
             def free_step(carry, xs, z_t=None, kernels=None):
                 states, features, _, _ = carry
                 if xs is not None:
                     teacher_t, use_own_t = xs[..., : self.feature_dim], xs[..., self.feature_dim :]
                     features = use_own_t * features + (1.0 - use_own_t) * teacher_t
-                projected = self.project_features(features)
-                if z_t is not None:
-                    projected = projected + z_t
+                projected = first_bias if z_t is None else z_t + first_bias
                 readout, new_states, weights = self.recurrent_step(
-                    projected, states, bundle, masks, kernels, training
+                    projected,
+                    states,
+                    bundle,
+                    masks,
+                    kernels,
+                    training,
+                    features=features,
+                    input_kernel=kernels[1] if kernels else input_kernel,
                 )
                 outputs = self._free_outputs(
                     readout if readout_mask is None else readout * readout_mask
@@ -467,8 +502,13 @@ class Decoder(keras.layers.Layer):
                     outputs,
                     weights if weights is not None else zero_weights,
                 )
-                operands = (states[0][0], readout[..., self.units :] if self.attention else None)
-                return carry, operands
+                if kernels is None:
+                    return carry, None
+                # The deferred loop's operands: `h` before the step, and `[features; context]`.
+                operand = ops.cast(features, self.state_dtype)
+                if self.attention:
+                    operand = ops.concatenate([operand, readout[..., self.units :]], axis=-1)
+                return carry, (states[0][0], operand)
 
             def free_body(carry, xs):
                 carry, _ = free_step(carry, xs)
@@ -494,6 +534,7 @@ class Decoder(keras.layers.Layer):
                     zeros,
                     bundle,
                     unroll,
+                    input_kernel,
                 )
             except NotImplementedError:
                 _, (_, _, outputs, weights) = fused.scan(
