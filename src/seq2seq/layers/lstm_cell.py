@@ -99,7 +99,7 @@ class LSTMCell(ProjectedCell):
         except NotImplementedError:
             pass
         h, c = states
-        z = ops.cast(projected, self.state_dtype) + self.recurrent_product(h, recurrent_kernel)
+        z = ops.cast(projected, self.state_dtype) + self.recurrent_product(h, kernel)
         scale = ops.cast(gate_scales(self.units)[0], z.dtype)
         i, f, g, o = ops.split(ops.sigmoid(z * scale), 4, axis=-1)
         c = f * c + i * (2.0 * g - 1.0)  # g = sigmoid(2 z_g): 2 g - 1 = tanh(z_g)

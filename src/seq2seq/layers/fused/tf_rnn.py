@@ -20,7 +20,7 @@ TensorFlow's transposed product re-lays the kernel out at every step, which made
 LSTM's backward pass twice the GRU's (docs/benchmarks.md). `matmul` gives a step's
 product by a kernel from outside the loop the same transposed kernel. TensorFlow's own
 fused CPU LSTM, `BlockLSTMV2`, measured slower than the loop. The GRU, bfloat16 LSTMs,
-`recomputed` and `scan_deferring_kernels` decline.
+`recomputed`, `scan_deferring_kernels`, `step` and `attention` decline.
 """
 
 import tensorflow as tf
@@ -35,7 +35,9 @@ def _declines(*args, **kwargs):
     raise NotImplementedError
 
 
-gru = recomputed = scan_deferring_kernels = _declines
+# `step` and `attention` too: the loop's step is traced once, so `keras.ops` cost
+# nothing per step there.
+gru = recomputed = scan_deferring_kernels = step = attention = _declines
 
 
 def runs_projected(recurrence, dtype) -> bool:
@@ -333,13 +335,3 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     if reverse:
         ys_flat = [tf.reverse(y, [0]) for y in ys_flat]
     return tree.pack_sequence_as(init, carry_flat), tree.pack_sequence_as(probe, ys_flat)
-
-
-def step(recurrence, projected, states, recurrent_kernel, recurrent_bias=None):
-    """Declines: the loop's step is traced once, so `keras.ops` cost nothing per step."""
-    raise NotImplementedError
-
-
-def attention(query, keys, memory, mask, query_kernel, score_vector):
-    """Declines, as `step`."""
-    raise NotImplementedError
