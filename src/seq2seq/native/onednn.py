@@ -51,7 +51,8 @@ def _wheel_file(distribution, suffix) -> Path:
 
 
 class OnednnLibrary:
-    """The loaded kernels: their FFI target names and the workspace query."""
+    """The loaded kernels: their FFI target names, the workspace query, and the
+    recurrences on NumPy arrays (`run`, for the TensorFlow backend)."""
 
     forward = "seq2seq_onednn_rnn_forward"
     backward = "seq2seq_onednn_rnn_backward"
@@ -61,6 +62,12 @@ class OnednnLibrary:
         self._size = library.Seq2seqOnednnWorkspaceSize
         self._size.restype = ctypes.c_int64
         self._size.argtypes = [ctypes.c_int64] * 7
+        self._raw = {}
+        for name in ("Forward", "Backward"):
+            function = getattr(library, f"Seq2seqOnednnRnn{name}Raw")
+            function.restype = ctypes.c_int64
+            function.argtypes = [ctypes.c_int64] * 7 + [ctypes.c_void_p] * 2
+            self._raw[name.lower()] = function
 
     def workspace_size(self, cell, reverse, bf16, steps, batch, features, units) -> int:
         """Bytes of the forward call's workspace, or -1 where oneDNN has no primitive.
@@ -68,6 +75,21 @@ class OnednnLibrary:
         `cell` is 0 for the LSTM, 1 for the GRU. Builds (and keeps) the primitives.
         """
         return int(self._size(cell, int(reverse), int(bf16), steps, batch, features, units))
+
+    def run(self, direction, cell, reverse, units, arrays, results):
+        """The `"forward"` or `"backward"` call on float32 NumPy arrays, outside XLA.
+
+        `arrays` and `results` are C-contiguous, in the order of the FFI calls
+        (`jax_onednn`); the results are written in place. `cell` is 0 for the LSTM, 1
+        for the GRU. Raises `RuntimeError` where oneDNN fails.
+        """
+        steps, batch, features = arrays[0].shape
+        pointers = [
+            (ctypes.c_void_p * len(a))(*(x.ctypes.data for x in a)) for a in (arrays, results)
+        ]
+        shape = (steps, batch, features, units)
+        if self._raw[direction](cell, int(reverse), 0, *shape, *pointers) != 0:
+            raise RuntimeError(f"oneDNN's {direction} call failed")
 
 
 def onednn_library():

@@ -19,6 +19,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -157,91 +158,100 @@ void* Data(T&& buffer) {
 }
 
 // Forward: args x, h0, [c0], w_layer, w_iter, bias; results y, h_last, [c_last], workspace.
-ffi::Error Forward(ffi::RemainingArgs args, ffi::RemainingRets rets, int64_t cell,
-                   bool reverse) {
-  const bool lstm = cell == kLstm;
+void RunForward(const Key& key, void* const* arg, void* const* ret) {
+  const bool lstm = key.cell == kLstm;
   const size_t n = lstm ? 6 : 5;
-  if (args.size() != n || rets.size() != n - 2)
-    return ffi::Error(ffi::ErrorCode::kInvalidArgument, "onednn rnn forward: arity");
-  auto arg = [&](size_t i) { return args.get<ffi::AnyBuffer>(i).value(); };
-  auto ret = [&](size_t i) { return *rets.get<ffi::AnyBuffer>(i).value(); };
-  auto x = arg(0), w_iter = arg(n - 2);
+  std::lock_guard<std::mutex> guard(lock);
+  Rnn& r = Lookup(key);
+  std::unordered_map<int, memory> m = {
+      {DNNL_ARG_SRC_LAYER, Wrap(r.x, arg[0])},
+      {DNNL_ARG_SRC_ITER, Wrap(r.h, arg[1])},
+      {DNNL_ARG_WEIGHTS_LAYER, r.forward_layer(arg[n - 3])},
+      {DNNL_ARG_WEIGHTS_ITER, r.forward_iter(arg[n - 2])},
+      {DNNL_ARG_BIAS, Wrap(r.bias, arg[n - 1])},
+      {DNNL_ARG_DST_LAYER, Wrap(r.y, ret[0])},
+      {DNNL_ARG_DST_ITER, Wrap(r.h, ret[1])},
+      {DNNL_ARG_WORKSPACE, Wrap(r.workspace, ret[lstm ? 3 : 2])},
+  };
+  if (lstm) {
+    m[DNNL_ARG_SRC_ITER_C] = Wrap(r.c, arg[2]);
+    m[DNNL_ARG_DST_ITER_C] = Wrap(r.c, ret[2]);
+  }
+  r.forward.execute(Stream(), m);
+  Stream().wait();
+}
+
+// Backward: args x, h0, [c0], w_layer, w_iter, bias, y, h_last, [c_last], workspace,
+// dy, dh_last, [dc_last]; results dx, dh0, [dc0], dw_layer, dw_iter, dbias (float32).
+void RunBackward(const Key& key, void* const* arg, void* const* ret) {
+  const bool lstm = key.cell == kLstm;
+  const size_t s = lstm ? 1 : 0;  // s: the shift of an LSTM's c
+  const int64_t gates = lstm ? 4 : 3;
+  const int64_t sizes[] = {key.features * gates * key.units, key.units * gates * key.units,
+                           4 * key.units};
+  for (size_t i = 0; i < 3; ++i)  // oneDNN adds to the weights' gradients
+    std::memset(ret[2 + s + i], 0, sizes[i] * sizeof(float));
+  std::lock_guard<std::mutex> guard(lock);
+  Rnn& r = Lookup(key);
+  std::unordered_map<int, memory> m = {
+      {DNNL_ARG_SRC_LAYER, Wrap(r.x, arg[0])},
+      {DNNL_ARG_SRC_ITER, Wrap(r.h, arg[1])},
+      {DNNL_ARG_WEIGHTS_LAYER, r.backward_layer(arg[2 + s])},
+      {DNNL_ARG_WEIGHTS_ITER, r.backward_iter(arg[3 + s])},
+      {DNNL_ARG_BIAS, Wrap(r.bias, arg[4 + s])},
+      {DNNL_ARG_DST_LAYER, Wrap(r.y, arg[5 + s])},
+      {DNNL_ARG_DST_ITER, Wrap(r.h, arg[6 + s])},
+      {DNNL_ARG_WORKSPACE, Wrap(r.workspace, arg[7 + 2 * s])},
+      {DNNL_ARG_DIFF_DST_LAYER, Wrap(r.dy, arg[8 + 2 * s])},
+      {DNNL_ARG_DIFF_DST_ITER, Wrap(r.dh, arg[9 + 2 * s])},
+      {DNNL_ARG_DIFF_SRC_LAYER, Wrap(r.dx, ret[0])},
+      {DNNL_ARG_DIFF_SRC_ITER, Wrap(r.dh, ret[1])},
+      {DNNL_ARG_DIFF_WEIGHTS_LAYER, Wrap(r.dw_layer, ret[2 + s])},
+      {DNNL_ARG_DIFF_WEIGHTS_ITER, Wrap(r.dw_iter, ret[3 + s])},
+      {DNNL_ARG_DIFF_BIAS, Wrap(r.bias, ret[4 + s])},
+  };
+  if (lstm) {
+    m[DNNL_ARG_SRC_ITER_C] = Wrap(r.c, arg[2]);
+    m[DNNL_ARG_DST_ITER_C] = Wrap(r.c, arg[8]);
+    m[DNNL_ARG_DIFF_DST_ITER_C] = Wrap(r.dh, arg[12]);
+    m[DNNL_ARG_DIFF_SRC_ITER_C] = Wrap(r.dh, ret[2]);
+  }
+  r.backward.execute(Stream(), m);
+  Stream().wait();
+}
+
+// The FFI calls: the key from the buffers' shapes, then the pointers.
+ffi::Error Call(void (*run)(const Key&, void* const*, void* const*), size_t args_size,
+                size_t rets_size, size_t w_iter_index, ffi::RemainingArgs args,
+                ffi::RemainingRets rets, int64_t cell, bool reverse, const char* name) {
+  if (args.size() != args_size || rets.size() != rets_size)
+    return ffi::Error(ffi::ErrorCode::kInvalidArgument, std::string(name) + ": arity");
+  std::vector<void*> arg(args_size), ret(rets_size);
+  for (size_t i = 0; i < args_size; ++i) arg[i] = Data(args.get<ffi::AnyBuffer>(i).value());
+  for (size_t i = 0; i < rets_size; ++i) ret[i] = Data(*rets.get<ffi::AnyBuffer>(i).value());
+  auto x = args.get<ffi::AnyBuffer>(0).value();
+  auto w_iter = args.get<ffi::AnyBuffer>(w_iter_index).value();
   Key key{cell, reverse, x.element_type() == ffi::DataType::BF16, x.dimensions()[0],
           x.dimensions()[1], x.dimensions()[2], w_iter.dimensions()[0]};
   try {
-    std::lock_guard<std::mutex> guard(lock);
-    Rnn& r = Lookup(key);
-    std::unordered_map<int, memory> m = {
-        {DNNL_ARG_SRC_LAYER, Wrap(r.x, Data(x))},
-        {DNNL_ARG_SRC_ITER, Wrap(r.h, Data(arg(1)))},
-        {DNNL_ARG_WEIGHTS_LAYER, r.forward_layer(Data(arg(n - 3)))},
-        {DNNL_ARG_WEIGHTS_ITER, r.forward_iter(Data(w_iter))},
-        {DNNL_ARG_BIAS, Wrap(r.bias, Data(arg(n - 1)))},
-        {DNNL_ARG_DST_LAYER, Wrap(r.y, Data(ret(0)))},
-        {DNNL_ARG_DST_ITER, Wrap(r.h, Data(ret(1)))},
-        {DNNL_ARG_WORKSPACE, Wrap(r.workspace, Data(ret(lstm ? 3 : 2)))},
-    };
-    if (lstm) {
-      m[DNNL_ARG_SRC_ITER_C] = Wrap(r.c, Data(arg(2)));
-      m[DNNL_ARG_DST_ITER_C] = Wrap(r.c, Data(ret(2)));
-    }
-    r.forward.execute(Stream(), m);
-    Stream().wait();
+    run(key, arg.data(), ret.data());
   } catch (const dnnl::error& error) {
     return ffi::Error(ffi::ErrorCode::kInternal, std::string("oneDNN: ") + error.what());
   }
   return ffi::Error::Success();
 }
 
-// Backward: args x, h0, [c0], w_layer, w_iter, bias, y, h_last, [c_last], workspace,
-// dy, dh_last, [dc_last]; results dx, dh0, [dc0], dw_layer, dw_iter, dbias (float32).
+ffi::Error Forward(ffi::RemainingArgs args, ffi::RemainingRets rets, int64_t cell,
+                   bool reverse) {
+  const size_t n = cell == kLstm ? 6 : 5;
+  return Call(RunForward, n, n - 2, n - 2, args, rets, cell, reverse, "onednn rnn forward");
+}
+
 ffi::Error Backward(ffi::RemainingArgs args, ffi::RemainingRets rets, int64_t cell,
                     bool reverse) {
   const bool lstm = cell == kLstm;
-  const size_t n = lstm ? 13 : 10, s = lstm ? 1 : 0;  // s: the shift of an LSTM's c
-  if (args.size() != n || rets.size() != 5 + s)
-    return ffi::Error(ffi::ErrorCode::kInvalidArgument, "onednn rnn backward: arity");
-  auto arg = [&](size_t i) { return args.get<ffi::AnyBuffer>(i).value(); };
-  auto ret = [&](size_t i) { return *rets.get<ffi::AnyBuffer>(i).value(); };
-  auto x = arg(0), w_iter = arg(3 + s);
-  Key key{cell, reverse, x.element_type() == ffi::DataType::BF16, x.dimensions()[0],
-          x.dimensions()[1], x.dimensions()[2], w_iter.dimensions()[0]};
-  try {
-    std::lock_guard<std::mutex> guard(lock);
-    Rnn& r = Lookup(key);
-    for (size_t i = 2 + s; i < 5 + s; ++i) {  // oneDNN adds to the weights' gradients
-      auto out = ret(i);
-      std::memset(Data(out), 0, out.size_bytes());
-    }
-    std::unordered_map<int, memory> m = {
-        {DNNL_ARG_SRC_LAYER, Wrap(r.x, Data(x))},
-        {DNNL_ARG_SRC_ITER, Wrap(r.h, Data(arg(1)))},
-        {DNNL_ARG_WEIGHTS_LAYER, r.backward_layer(Data(arg(2 + s)))},
-        {DNNL_ARG_WEIGHTS_ITER, r.backward_iter(Data(w_iter))},
-        {DNNL_ARG_BIAS, Wrap(r.bias, Data(arg(4 + s)))},
-        {DNNL_ARG_DST_LAYER, Wrap(r.y, Data(arg(5 + s)))},
-        {DNNL_ARG_DST_ITER, Wrap(r.h, Data(arg(6 + s)))},
-        {DNNL_ARG_WORKSPACE, Wrap(r.workspace, Data(arg(7 + 2 * s)))},
-        {DNNL_ARG_DIFF_DST_LAYER, Wrap(r.dy, Data(arg(8 + 2 * s)))},
-        {DNNL_ARG_DIFF_DST_ITER, Wrap(r.dh, Data(arg(9 + 2 * s)))},
-        {DNNL_ARG_DIFF_SRC_LAYER, Wrap(r.dx, Data(ret(0)))},
-        {DNNL_ARG_DIFF_SRC_ITER, Wrap(r.dh, Data(ret(1)))},
-        {DNNL_ARG_DIFF_WEIGHTS_LAYER, Wrap(r.dw_layer, Data(ret(2 + s)))},
-        {DNNL_ARG_DIFF_WEIGHTS_ITER, Wrap(r.dw_iter, Data(ret(3 + s)))},
-        {DNNL_ARG_DIFF_BIAS, Wrap(r.bias, Data(ret(4 + s)))},
-    };
-    if (lstm) {
-      m[DNNL_ARG_SRC_ITER_C] = Wrap(r.c, Data(arg(2)));
-      m[DNNL_ARG_DST_ITER_C] = Wrap(r.c, Data(arg(8)));
-      m[DNNL_ARG_DIFF_DST_ITER_C] = Wrap(r.dh, Data(arg(12)));
-      m[DNNL_ARG_DIFF_SRC_ITER_C] = Wrap(r.dh, Data(ret(2)));
-    }
-    r.backward.execute(Stream(), m);
-    Stream().wait();
-  } catch (const dnnl::error& error) {
-    return ffi::Error(ffi::ErrorCode::kInternal, std::string("oneDNN: ") + error.what());
-  }
-  return ffi::Error::Success();
+  return Call(RunBackward, lstm ? 13 : 10, lstm ? 6 : 5, lstm ? 4 : 3, args, rets, cell,
+              reverse, "onednn rnn backward");
 }
 
 // Matrix multiply c = op(a) @ op(b), op a transpose where asked: a (m, k) or, transposed,
@@ -311,6 +321,34 @@ extern "C" int64_t Seq2seqOnednnWorkspaceSize(int64_t cell, int64_t reverse, int
     return static_cast<int64_t>(
         Lookup(Key{cell, reverse != 0, bf16 != 0, steps, batch, features, units})
             .workspace.get_size());
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// The same two calls on raw pointers, for a caller outside XLA (the TensorFlow
+// backend, through ctypes): the arrays in the order of `RunForward` and `RunBackward`,
+// shapes as `Key`. Returns 0, or -1 where oneDNN fails.
+extern "C" int64_t Seq2seqOnednnRnnForwardRaw(int64_t cell, int64_t reverse, int64_t bf16,
+                                             int64_t steps, int64_t batch, int64_t features,
+                                             int64_t units, void* const* args,
+                                             void* const* rets) {
+  try {
+    RunForward(Key{cell, reverse != 0, bf16 != 0, steps, batch, features, units}, args, rets);
+    return 0;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+extern "C" int64_t Seq2seqOnednnRnnBackwardRaw(int64_t cell, int64_t reverse, int64_t bf16,
+                                              int64_t steps, int64_t batch, int64_t features,
+                                              int64_t units, void* const* args,
+                                              void* const* rets) {
+  try {
+    RunBackward(Key{cell, reverse != 0, bf16 != 0, steps, batch, features, units}, args,
+                rets);
+    return 0;
   } catch (const std::exception&) {
     return -1;
   }

@@ -14,8 +14,15 @@ if keras.backend.backend() != "tensorflow":
 
 import tensorflow as tf  # noqa: E402
 
-from seq2seq.layers.fused import tf_rnn  # noqa: E402
+from seq2seq.layers.fused import tf_onednn, tf_rnn  # noqa: E402
 from tests.helpers import count_runs  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def loops_only(monkeypatch):
+    """These tests are about `tf_rnn`'s own loops: oneDNN's path (`tf_onednn`, tested on
+    its own) is off."""
+    monkeypatch.setattr(tf_onednn, "applies", lambda *args: False)
 
 
 def step(carry, x):

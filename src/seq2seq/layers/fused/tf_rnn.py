@@ -28,6 +28,7 @@ from keras import tree
 from tensorflow.python.eager import record
 from tensorflow.python.ops.control_flow_v2_func_graphs import WhileBodyFuncGraph
 
+from seq2seq.layers.fused import tf_onednn
 from seq2seq.layers.lstm_cell import gate_scales
 
 
@@ -37,7 +38,7 @@ def _declines(*args, **kwargs):
 
 # `step` and `attention` too: the loop's step is traced once, so `keras.ops` cost
 # nothing per step there.
-gru = recomputed = scan_deferring_kernels = step = attention = _declines
+recomputed = scan_deferring_kernels = step = attention = _declines
 
 
 def runs_projected(recurrence, dtype) -> bool:
@@ -64,6 +65,12 @@ def lstm(
     if any(t.dtype != tf.float32 for t in tensors):
         raise NotImplementedError
     inputs, h, c, recurrent_kernel = tensors[:4]
+    if kernel is not None and length is None and _recording():
+        if tf_onednn.applies(inputs, tensors, mask):
+            kernel, bias = tensors[4], tf.reshape(tensors[5], (4, -1))
+            return tf_onednn.sequence(
+                "lstm", inputs, [h, c], kernel, recurrent_kernel, bias, go_backwards
+            )
     if kernel is not None:  # time-major before the projection, as the layer's own loop
         projected = tf.einsum("btf,fg->tbg", inputs, tensors[4]) + tensors[5]
     elif length is not None:
@@ -76,6 +83,42 @@ def lstm(
     if kernel is not None:
         outputs = tf.transpose(outputs, (1, 0, 2))
     return [h, c], outputs
+
+
+def gru(
+    inputs,
+    initial_state,
+    recurrent_kernel,
+    recurrent_bias,
+    kernel=None,
+    bias=None,
+    mask=None,
+    go_backwards=False,
+    unroll=False,
+    length=None,
+):
+    """On oneDNN (`tf_onednn`) in training where it applies; declines everywhere else
+    (the layer's `keras.ops` loop then runs)."""
+    if kernel is None or length is not None or not _recording():
+        raise NotImplementedError
+    tensors = [inputs, *initial_state, recurrent_kernel, recurrent_bias, kernel, bias]
+    tensors = [tf.convert_to_tensor(t) for t in tensors]
+    if not tf_onednn.applies(tensors[0], tensors, mask):
+        raise NotImplementedError
+    inputs, h, recurrent_kernel, recurrent_bias, kernel, bias = tensors
+    units = recurrent_kernel.shape[0]
+    # oneDNN's linear-before-reset bias: the update and reset gates' two biases summed,
+    # then the candidate's input and recurrent biases apart.
+    merged = tf.concat(
+        [
+            bias[: 2 * units] + recurrent_bias[: 2 * units],
+            bias[2 * units :],
+            recurrent_bias[2 * units :],
+        ],
+        0,
+    )
+    merged = tf.reshape(merged, (4, units))
+    return tf_onednn.sequence("gru", inputs, [h], kernel, recurrent_kernel, merged, go_backwards)
 
 
 def _lstm_loop(projected, h, c, recurrent_kernel, mask, reverse):
