@@ -23,8 +23,10 @@ The implementations, each a module that can be read on its own:
   without Keras' dtype handling around it; `recomputed` declines; `step` and
   `attention`, a cell's and the attention's step in float32, run in PyTorch's own
   operations.
-- `tf_rnn` (TensorFlow): float32 LSTM, projected inputs or not, in its own loop with
-  its backward loop written out and the recurrent kernel's gradient after it; `matmul`
+- `tf_rnn` (TensorFlow): in training, float32 LSTM and GRU over inputs not projected
+  and not masked on oneDNN (`tf_onednn`, the same kernels as JAX's, through a NumPy
+  function); other float32 LSTMs, projected inputs or not, in its own loop with its
+  backward loop written out and the recurrent kernel's gradient after it; `matmul`
   in a loop's step, whose backward multiplies by the kernel's transpose taken once
   before the loop; `scan` is a loop XLA can differentiate, so a TensorFlow model can
   train XLA-compiled (`compile(jit_compile=True)`).

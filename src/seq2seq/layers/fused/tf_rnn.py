@@ -19,8 +19,13 @@ cell states where the forward loop wrote them, never stacked, reversed or split 
 TensorFlow's transposed product re-lays the kernel out at every step, which made the
 LSTM's backward pass twice the GRU's (docs/benchmarks.md). `matmul` gives a step's
 product by a kernel from outside the loop the same transposed kernel. TensorFlow's own
-fused CPU LSTM, `BlockLSTMV2`, measured slower than the loop. The GRU, bfloat16 LSTMs,
-`recomputed`, `scan_deferring_kernels`, `step` and `attention` decline.
+fused CPU LSTM, `BlockLSTMV2`, measured slower than the loop.
+
+In training (a tape recording), a float32 LSTM or GRU over inputs not projected and not
+masked runs on oneDNN instead (`tf_onednn`): one layer forward and backward in 16 ms
+against the loop's 24-26 ms (batch 64, 20 steps, 256 units). The GRU declines anywhere
+else (the layer's `keras.ops` loop), as do bfloat16 LSTMs, `recomputed`,
+`scan_deferring_kernels`, `step` and `attention`.
 """
 
 import tensorflow as tf
