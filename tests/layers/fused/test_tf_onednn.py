@@ -86,6 +86,29 @@ def test_recurrence_equals_the_loop(cell, go_backwards, graph, monkeypatch, oned
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+def test_lengths_unknown_when_traced(onednn_calls):
+    """A `tf.function` traced for any batch and length (the command line's buckets) runs
+    batches of two lengths."""
+    layer, x, states = _layer("lstm", False)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None, FEATURES))])
+    def gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs, _ = layer(x)
+            loss = tf.reduce_sum(outputs * outputs)
+        return outputs, tape.gradient(loss, x)
+
+    for steps in (TIME, 2):
+        outputs, d_x = gradient(tf.constant(x[:, :steps]))
+        assert outputs.shape == (BATCH, steps, UNITS) and d_x.shape == (BATCH, steps, FEATURES)
+        assert np.abs(d_x.numpy()).sum() > 0
+    assert onednn_calls
+    first, _ = gradient(tf.constant(x[:, :2]))
+    expected, _ = layer(tf.constant(x[:, :2]))  # no tape: the loop
+    np.testing.assert_allclose(first.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_runs_the_loop_without_a_tape_and_with_a_mask(cell, onednn_calls):
     layer, x, states = _layer(cell, False)
