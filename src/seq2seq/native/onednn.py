@@ -1,5 +1,5 @@
 """oneDNN's recurrences (LSTM, linear-before-reset GRU) and matrix multiply for JAX,
-through XLA's FFI.
+through XLA's FFI, and the recurrences for TensorFlow, on NumPy arrays (`run`).
 
 `onednn_rnn.cc` wraps oneDNN's `lstm_forward`/`lstm_backward` and
 `lbr_gru_forward`/`lbr_gru_backward` primitives, and its `matmul`; it is compiled on
@@ -15,8 +15,9 @@ kernels load.
 
 `SEQ2SEQ_ONEDNN=0` (default `1`) turns the kernels off, as does `SEQ2SEQ_NATIVE=0`;
 `onednn_library()` is also None without the wheels, without a compiler, or where the
-build fails (with a warning). The layers then run their XLA loops, which compute the
-same numbers (`tests/layers/fused/test_jax_onednn.py`).
+build fails (with a warning). The layers then run their own loops (XLA's, TensorFlow's),
+which compute the same numbers (`tests/layers/fused/test_jax_onednn.py`,
+`test_tf_onednn.py`).
 """
 
 import ctypes
@@ -127,7 +128,7 @@ def onednn_library():
         except (OSError, RuntimeError, AttributeError, metadata.PackageNotFoundError) as error:
             warnings.warn(
                 f"seq2seq: the oneDNN kernels could not be loaded ({error}); "
-                "using XLA's loops instead.",
+                "the layers run their own loops instead.",
                 RuntimeWarning,
                 stacklevel=2,
             )
