@@ -29,6 +29,45 @@ def to_numpy(value):
     return keras.tree.map_structure(convert, value)
 
 
+def random_recurrent(cell, go_backwards, batch, time, features, units, seed=0):
+    """`(layer, x, states)`: a built `Recurrent` with random weights (scale 0.5), random
+    float32 inputs `(batch, time, features)` and random initial states."""
+    from seq2seq.layers import Recurrent
+
+    rng = np.random.default_rng(seed)
+    layer = Recurrent(units, cell=cell, return_sequences=True, go_backwards=go_backwards)
+    layer.build((None, time, features))
+    layer.set_weights(
+        [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
+    )
+    x = rng.normal(size=(batch, time, features)).astype("float32")
+    states = [
+        rng.normal(scale=0.5, size=(batch, units)).astype("float32") for _ in layer.cell.state_size
+    ]
+    return layer, x, states
+
+
+def tf_recurrent_results(layer, x, states, mask=None, graph=False):
+    """TensorFlow: a recurrent layer's outputs, final states and the gradients of a fixed
+    loss (inputs, states, weights), eagerly or in a `tf.function` (`graph`)."""
+    import tensorflow as tf
+
+    def run(x, states):
+        with tf.GradientTape() as tape:
+            tape.watch([x, *states])
+            outputs, final = layer(x, mask=mask, initial_state=states)
+            scale = tf.reshape(tf.linspace(0.5, 1.5, tf.size(outputs)), tf.shape(outputs))
+            loss = tf.reduce_sum(outputs * scale) + sum(
+                tf.reduce_sum(s * (i + 2)) for i, s in enumerate(final)
+            )
+        weights = [w.value for w in layer.trainable_weights]
+        return [outputs, *final, *tape.gradient(loss, [x, *states, *weights])]
+
+    if graph:
+        run = tf.function(run)
+    return [t.numpy() for t in run(tf.constant(x), [tf.constant(s) for s in states])]
+
+
 def count_runs(monkeypatch, module, *names):
     """Counts the calls of `module.<name>`, for each of `names`, that ran: a fused
     function that declines raises `NotImplementedError` and is not counted.

@@ -5,7 +5,6 @@ import keras
 import numpy as np
 import pytest
 
-from seq2seq.layers import Recurrent
 from seq2seq.models import Seq2Seq, SimpleSeq2Seq
 
 if keras.backend.backend() != "tensorflow":
@@ -15,7 +14,7 @@ import tensorflow as tf  # noqa: E402
 
 from seq2seq.layers.fused import tf_onednn  # noqa: E402
 from seq2seq.native import onednn  # noqa: E402
-from tests.helpers import count_runs  # noqa: E402
+from tests.helpers import count_runs, random_recurrent, tf_recurrent_results  # noqa: E402
 
 if onednn.onednn_library() is None:
     pytest.skip("the oneDNN kernels are not loaded here", allow_module_level=True)
@@ -33,37 +32,8 @@ def _without_onednn(monkeypatch):
     monkeypatch.setattr(tf_onednn, "applies", lambda *args: False)
 
 
-def _layer(cell, go_backwards, seed=0):
-    rng = np.random.default_rng(seed)
-    layer = Recurrent(UNITS, cell=cell, return_sequences=True, go_backwards=go_backwards)
-    layer.build((None, TIME, FEATURES))
-    layer.set_weights(
-        [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
-    )
-    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
-    states = [
-        rng.normal(scale=0.5, size=(BATCH, UNITS)).astype("float32") for _ in layer.cell.state_size
-    ]
-    return layer, x, states
-
-
-def _results(layer, x, states, mask=None, graph=False):
-    """Outputs, final states and the gradients of a fixed loss (inputs, states, weights)."""
-
-    def run(x, states):
-        with tf.GradientTape() as tape:
-            tape.watch([x, *states])
-            outputs, final = layer(x, mask=mask, initial_state=states)
-            scale = tf.reshape(tf.linspace(0.5, 1.5, tf.size(outputs)), tf.shape(outputs))
-            loss = tf.reduce_sum(outputs * scale) + sum(
-                tf.reduce_sum(s * (i + 2)) for i, s in enumerate(final)
-            )
-        weights = [w.value for w in layer.trainable_weights]
-        return [outputs, *final, *tape.gradient(loss, [x, *states, *weights])]
-
-    if graph:
-        run = tf.function(run)
-    return [t.numpy() for t in run(tf.constant(x), [tf.constant(s) for s in states])]
+def _layer(cell, go_backwards):
+    return random_recurrent(cell, go_backwards, BATCH, TIME, FEATURES, UNITS)
 
 
 @pytest.mark.parametrize("graph", [False, True], ids=["eager", "tf.function"])
@@ -73,10 +43,10 @@ def test_recurrence_equals_the_loop(cell, go_backwards, graph, monkeypatch, oned
     """Outputs, final states and every gradient; the loop is `tf_rnn`'s own for the LSTM
     and the layer's `keras.ops` loop for the GRU."""
     layer, x, states = _layer(cell, go_backwards)
-    fast = _results(layer, x, states, graph=graph)
+    fast = tf_recurrent_results(layer, x, states, graph=graph)
     assert len(onednn_calls) == 1
     _without_onednn(monkeypatch)
-    loop = _results(layer, x, states, graph=graph)
+    loop = tf_recurrent_results(layer, x, states, graph=graph)
     assert len(onednn_calls) == 1
     # outputs, the states, the gradients of x, of the states and of the weights (the
     # GRU's two biases)
@@ -114,7 +84,7 @@ def test_runs_the_loop_without_a_tape_and_with_a_mask(cell, onednn_calls):
     layer, x, states = _layer(cell, False)
     layer(x, initial_state=states)  # inference: no tape recording
     mask = tf.constant(np.arange(TIME)[None, :] < np.array([[6], [5], [3], [1]]))
-    _results(layer, x, states, mask=mask)
+    tf_recurrent_results(layer, x, states, mask=mask)
     assert not onednn_calls
 
 

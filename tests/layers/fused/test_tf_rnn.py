@@ -15,7 +15,7 @@ if keras.backend.backend() != "tensorflow":
 import tensorflow as tf  # noqa: E402
 
 from seq2seq.layers.fused import tf_onednn, tf_rnn  # noqa: E402
-from tests.helpers import count_runs  # noqa: E402
+from tests.helpers import count_runs, random_recurrent, tf_recurrent_results  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -119,36 +119,12 @@ def fast_path_calls(monkeypatch):
     return count_runs(monkeypatch, tf_rnn, "lstm")
 
 
-def _layer_results(layer, x, mask, states, enabled, monkeypatch):
-    """Outputs, final states and gradients (inputs, states, weights) of a fixed loss."""
-    monkeypatch.setattr(fused, "ENABLED", enabled)
-    x = tf.constant(x)
-    states = [tf.constant(s) for s in states]
-    with tf.GradientTape() as tape:
-        tape.watch([x, *states])
-        outputs, final = layer(x, mask=mask, initial_state=states)
-        scale = tf.reshape(tf.linspace(0.5, 1.5, tf.size(outputs)), tf.shape(outputs))
-        loss = tf.reduce_sum(outputs * scale) + sum(
-            tf.reduce_sum(s * (i + 2)) for i, s in enumerate(final)
-        )
-    weights = [w.value for w in layer.trainable_weights]
-    grads = tape.gradient(loss, [x, *states, *weights])
-    return [t.numpy() for t in [outputs, *final, *grads]]
-
-
 @pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "padded"])
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forward", "backward"])
 def test_lstm_matches_the_step_loop(go_backwards, masked, monkeypatch, fast_path_calls):
     """`tf_rnn.lstm` (the kernel's gradient after the loop, `dh` through the kernel's
     transpose taken once) gives the step loop's outputs, final states and gradients."""
-    rng = np.random.default_rng(0)
-    layer = Recurrent(UNITS, return_sequences=True, go_backwards=go_backwards)
-    layer.build((None, TIME, FEATURES))
-    layer.set_weights(
-        [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
-    )
-    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
-    states = [rng.normal(scale=0.5, size=(BATCH, UNITS)).astype("float32") for _ in range(2)]
+    layer, x, states = random_recurrent("lstm", go_backwards, BATCH, TIME, FEATURES, UNITS)
     mask = None
     if masked:  # right padding, a hole and left padding: the loop masks any step
         mask = (
@@ -157,9 +133,10 @@ def test_lstm_matches_the_step_loop(go_backwards, masked, monkeypatch, fast_path
             )
             > 0
         )
-    fast = _layer_results(layer, x, mask, states, True, monkeypatch)
+    fast = tf_recurrent_results(layer, x, states, mask)
     assert len(fast_path_calls) == 1
-    fallback = _layer_results(layer, x, mask, states, False, monkeypatch)
+    monkeypatch.setattr(fused, "ENABLED", False)
+    fallback = tf_recurrent_results(layer, x, states, mask)
     assert len(fast_path_calls) == 1
     assert len(fast) == 2 + 2 + 2 + 3
     for a, b in zip(fast, fallback):

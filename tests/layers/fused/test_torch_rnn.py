@@ -12,7 +12,7 @@ if keras.backend.backend() != "torch":
     pytest.skip("the PyTorch fused recurrences are PyTorch-only", allow_module_level=True)
 
 from seq2seq.layers.fused import torch_rnn  # noqa: E402
-from tests.helpers import count_runs, deferred_loop_case  # noqa: E402
+from tests.helpers import count_runs, deferred_loop_case, random_recurrent  # noqa: E402
 
 BATCH, TIME, FEATURES, UNITS = 4, 6, 3, 5
 # Right padding: a full row, two shorter ones, a single step.
@@ -46,16 +46,7 @@ def _run(layer, x, mask, initial_state, enabled, monkeypatch):
 def test_fast_path_matches_fallback(cell, go_backwards, masked, monkeypatch, fast_path_calls):
     import torch
 
-    rng = np.random.default_rng(0)
-    layer = Recurrent(UNITS, cell=cell, return_sequences=True, go_backwards=go_backwards)
-    layer.build((None, TIME, FEATURES))
-    layer.set_weights(
-        [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
-    )
-    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
-    states = [
-        rng.normal(scale=0.5, size=(BATCH, UNITS)).astype("float32") for _ in layer.cell.state_size
-    ]
+    layer, x, states = random_recurrent(cell, go_backwards, BATCH, TIME, FEATURES, UNITS)
     mask = None
     if masked:
         mask = torch.arange(TIME)[None, :] < torch.tensor(LENGTHS)[:, None]

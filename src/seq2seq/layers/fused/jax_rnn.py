@@ -14,7 +14,7 @@ fast as oneDNN's and is kept.
 import jax
 import jax.numpy as jnp
 
-from seq2seq.layers.fused import jax_onednn
+from seq2seq.layers.fused import jax_onednn, onednn_bias
 from seq2seq.layers.fused.jax_lstm import kernel_gradient, lstm_sequence
 
 # The float32 LSTM's units from which oneDNN runs it (below, `jax_lstm`'s native loops):
@@ -77,12 +77,8 @@ def gru(
 ):
     if not jax_onednn.applies(kernel, recurrent_kernel, inputs):
         raise NotImplementedError
-    units = recurrent_kernel.shape[0]
-    # oneDNN's linear-before-reset bias: the update and reset gates' two biases summed,
-    # then the candidate's input and recurrent biases apart.
-    both = bias[: 2 * units] + recurrent_bias[: 2 * units]
-    merged = jnp.concatenate([both, bias[2 * units :], recurrent_bias[2 * units :]])
-    arguments = (inputs, initial_state, kernel, recurrent_kernel, merged.reshape(4, units))
+    merged = onednn_bias.gru_bias(bias, recurrent_bias)
+    arguments = (inputs, initial_state, kernel, recurrent_kernel, merged)
     if mask is not None:
         return jax_onednn.masked_sequence("gru", *arguments, go_backwards, mask)
     return jax_onednn.sequence("gru", *arguments, go_backwards)

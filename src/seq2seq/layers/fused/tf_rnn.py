@@ -33,7 +33,7 @@ from keras import tree
 from tensorflow.python.eager import record
 from tensorflow.python.ops.control_flow_v2_func_graphs import WhileBodyFuncGraph
 
-from seq2seq.layers.fused import tf_onednn
+from seq2seq.layers.fused import onednn_bias, tf_onednn
 from seq2seq.layers.lstm_cell import gate_scales
 
 
@@ -111,18 +111,7 @@ def gru(
     if not tf_onednn.applies(tensors[0], tensors, mask):
         raise NotImplementedError
     inputs, h, recurrent_kernel, recurrent_bias, kernel, bias = tensors
-    units = recurrent_kernel.shape[0]
-    # oneDNN's linear-before-reset bias: the update and reset gates' two biases summed,
-    # then the candidate's input and recurrent biases apart.
-    merged = tf.concat(
-        [
-            bias[: 2 * units] + recurrent_bias[: 2 * units],
-            bias[2 * units :],
-            recurrent_bias[2 * units :],
-        ],
-        0,
-    )
-    merged = tf.reshape(merged, (4, units))
+    merged = onednn_bias.gru_bias(bias, recurrent_bias)
     return tf_onednn.sequence("gru", inputs, [h], kernel, recurrent_kernel, merged, go_backwards)
 
 
