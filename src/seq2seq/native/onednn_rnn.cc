@@ -328,30 +328,34 @@ extern "C" int64_t Seq2seqOnednnWorkspaceSize(int64_t cell, int64_t reverse, int
 
 // The same two calls on raw pointers, for a caller outside XLA (the TensorFlow
 // backend, through ctypes): the arrays in the order of `RunForward` and `RunBackward`,
-// shapes as `Key`. Returns 0, or -1 where oneDNN fails.
-extern "C" int64_t Seq2seqOnednnRnnForwardRaw(int64_t cell, int64_t reverse, int64_t bf16,
-                                             int64_t steps, int64_t batch, int64_t features,
-                                             int64_t units, void* const* args,
-                                             void* const* rets) {
+// shapes as `Key`. Return 0, or -1 where oneDNN fails.
+namespace {
+
+int64_t RunRaw(void (*run)(const Key&, void* const*, void* const*), int64_t cell,
+               int64_t reverse, int64_t bf16, int64_t steps, int64_t batch, int64_t features,
+               int64_t units, void* const* args, void* const* rets) {
   try {
-    RunForward(Key{cell, reverse != 0, bf16 != 0, steps, batch, features, units}, args, rets);
+    run(Key{cell, reverse != 0, bf16 != 0, steps, batch, features, units}, args, rets);
     return 0;
   } catch (const std::exception&) {
     return -1;
   }
 }
 
+}  // namespace
+
+extern "C" int64_t Seq2seqOnednnRnnForwardRaw(int64_t cell, int64_t reverse, int64_t bf16,
+                                             int64_t steps, int64_t batch, int64_t features,
+                                             int64_t units, void* const* args,
+                                             void* const* rets) {
+  return RunRaw(RunForward, cell, reverse, bf16, steps, batch, features, units, args, rets);
+}
+
 extern "C" int64_t Seq2seqOnednnRnnBackwardRaw(int64_t cell, int64_t reverse, int64_t bf16,
                                               int64_t steps, int64_t batch, int64_t features,
                                               int64_t units, void* const* args,
                                               void* const* rets) {
-  try {
-    RunBackward(Key{cell, reverse != 0, bf16 != 0, steps, batch, features, units}, args,
-                rets);
-    return 0;
-  } catch (const std::exception&) {
-    return -1;
-  }
+  return RunRaw(RunBackward, cell, reverse, bf16, steps, batch, features, units, args, rets);
 }
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(Seq2seqOnednnRnnForward, Forward,

@@ -42,7 +42,7 @@ def applies(inputs, tensors, mask) -> bool:
 
 
 def _contiguous(arrays):
-    return [np.ascontiguousarray(a, dtype=a.dtype) for a in arrays]
+    return [np.ascontiguousarray(a) for a in arrays]
 
 
 def _forward(cell, reverse, *arrays):
@@ -83,8 +83,7 @@ def sequence(cell, inputs, initial_state, kernel, recurrent_kernel, bias, revers
 
     @tf.custom_gradient
     def run(x, *primals):
-        n = len(primals) + 1
-        types = [tf.float32] * (n - 3) + [tf.uint8]  # y, h, [c], the workspace
+        types = [tf.float32] * (3 if lstm else 2) + [tf.uint8]  # y, h, [c], the workspace
         results = tf.numpy_function(
             lambda *a: _forward(index, reverse, *a), [x, *primals], types, stateful=False
         )
@@ -100,7 +99,7 @@ def sequence(cell, inputs, initial_state, kernel, recurrent_kernel, bias, revers
             grads = tf.numpy_function(
                 lambda *a: _backward(index, reverse, *a),
                 [x, *primals, y, *states, workspace, *cotangents],
-                [tf.float32] * n,
+                [tf.float32] * (1 + len(primals)),
                 stateful=False,
             )
             for g, a in zip(grads, (x, *primals)):

@@ -70,12 +70,12 @@ def lstm(
     if any(t.dtype != tf.float32 for t in tensors):
         raise NotImplementedError
     inputs, h, c, recurrent_kernel = tensors[:4]
-    if kernel is not None and length is None and _recording():
-        if tf_onednn.applies(inputs, tensors, mask):
-            kernel, bias = tensors[4], tf.reshape(tensors[5], (4, -1))
-            return tf_onednn.sequence(
-                "lstm", inputs, [h, c], kernel, recurrent_kernel, bias, go_backwards
-            )
+    onednn = kernel is not None and length is None and _recording()
+    if onednn and tf_onednn.applies(inputs, tensors, mask):
+        kernel, bias = tensors[4], tf.reshape(tensors[5], (4, -1))
+        return tf_onednn.sequence(
+            "lstm", inputs, [h, c], kernel, recurrent_kernel, bias, go_backwards
+        )
     if kernel is not None:  # time-major before the projection, as the layer's own loop
         projected = tf.einsum("btf,fg->tbg", inputs, tensors[4]) + tensors[5]
     elif length is not None:
