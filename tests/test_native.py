@@ -97,4 +97,7 @@ def test_onednn_builds_into_the_cache(fresh, monkeypatch):
     assert library is not None
     assert len(list(fresh.glob("onednn_rnn-*.so"))) == 1
     assert library.workspace_size(1, False, False, 5, 3, 4, 8) > 0  # GRU, float32
-    assert library.workspace_size(0, True, True, 5, 3, 4, 8) > 0  # LSTM, bfloat16
+    # LSTM, bfloat16: oneDNN has it wherever it has bfloat16 products (AVX-512), and
+    # declines it (-1) on CPUs without them.
+    bfloat16 = library.workspace_size(0, True, True, 5, 3, 4, 8)
+    assert bfloat16 > 0 if library.bfloat16 else bfloat16 == -1

@@ -52,8 +52,10 @@ def _wheel_file(distribution, suffix) -> Path:
 
 
 class OnednnLibrary:
-    """The loaded kernels: their FFI target names, the workspace query, and the
-    recurrences on NumPy arrays (`run`, for the TensorFlow backend)."""
+    """The loaded kernels: their FFI target names, the workspace query, the recurrences
+    on NumPy arrays (`run`, for the TensorFlow backend), and whether oneDNN has bfloat16
+    products on this CPU (`bfloat16`: AVX-512 or AVX2-VNNI-2; without them the bfloat16
+    layers keep XLA's loops and products)."""
 
     forward = "seq2seq_onednn_rnn_forward"
     backward = "seq2seq_onednn_rnn_backward"
@@ -69,6 +71,8 @@ class OnednnLibrary:
             function.restype = ctypes.c_int64
             function.argtypes = [ctypes.c_int64] * 7 + [ctypes.c_void_p] * 2
             self._raw[name.lower()] = function
+        library.Seq2seqOnednnBfloat16Matmul.restype = ctypes.c_int64
+        self.bfloat16 = bool(library.Seq2seqOnednnBfloat16Matmul())
 
     def workspace_size(self, cell, reverse, bf16, steps, batch, features, units) -> int:
         """Bytes of the forward call's workspace, or -1 where oneDNN has no primitive.

@@ -276,13 +276,14 @@ dt Type(ffi::DataType type) { return type == ffi::DataType::BF16 ? dt::bf16 : dt
 Matmul& LookupMatmul(const MatmulKey& k) {
   static std::map<MatmulKey, std::unique_ptr<Matmul>> cache;
   auto& slot = cache[k];
-  if (!slot) {
-    slot = std::make_unique<Matmul>();
-    slot->a = memory::desc({k.m, k.k}, Type(k.a), k.transpose_a ? tag::ba : tag::ab);
-    slot->b = memory::desc({k.k, k.n}, Type(k.b), k.transpose_b ? tag::ba : tag::ab);
-    slot->c = memory::desc({k.m, k.n}, Type(k.c), tag::ab);
-    slot->primitive = dnnl::matmul(
-        dnnl::matmul::primitive_desc(Engine(), slot->a, slot->b, slot->c));
+  if (!slot) {  // built whole before it is kept: a failed build leaves no entry behind
+    auto made = std::make_unique<Matmul>();
+    made->a = memory::desc({k.m, k.k}, Type(k.a), k.transpose_a ? tag::ba : tag::ab);
+    made->b = memory::desc({k.k, k.n}, Type(k.b), k.transpose_b ? tag::ba : tag::ab);
+    made->c = memory::desc({k.m, k.n}, Type(k.c), tag::ab);
+    made->primitive = dnnl::matmul(
+        dnnl::matmul::primitive_desc(Engine(), made->a, made->b, made->c));
+    slot = std::move(made);
   }
   return *slot;
 }
@@ -323,6 +324,22 @@ extern "C" int64_t Seq2seqOnednnWorkspaceSize(int64_t cell, int64_t reverse, int
             .workspace.get_size());
   } catch (const std::exception&) {
     return -1;
+  }
+}
+
+// Whether oneDNN multiplies bfloat16 matrices on this CPU (into float32 and into
+// bfloat16, both operands either way round): 1 or 0. CPUs without AVX-512 (or AVX2-VNNI-2)
+// have no bfloat16 matmul in oneDNN; the callers then keep XLA's products.
+extern "C" int64_t Seq2seqOnednnBfloat16Matmul() {
+  try {
+    std::lock_guard<std::mutex> guard(lock);
+    for (auto c : {ffi::DataType::F32, ffi::DataType::BF16})
+      for (int64_t transpose : {0, 1})
+        LookupMatmul(MatmulKey{16, 16, 16, transpose, 1 - transpose, ffi::DataType::BF16,
+                               ffi::DataType::BF16, c});
+    return 1;
+  } catch (const std::exception&) {
+    return 0;
   }
 }
 

@@ -17,6 +17,11 @@ from seq2seq.native import onednn  # noqa: E402
 needs_onednn = pytest.mark.skipif(
     onednn.onednn_library() is None, reason="oneDNN (the onednn wheels) cannot be loaded here"
 )
+needs_bfloat16 = pytest.mark.skipif(
+    onednn.onednn_library() is None or not onednn.onednn_library().bfloat16,
+    reason="oneDNN has no bfloat16 products on this CPU (no AVX-512)",
+)
+BFLOAT16 = pytest.param("mixed_bfloat16", marks=needs_bfloat16)
 
 
 def counted(monkeypatch, name="sequence"):
@@ -79,7 +84,9 @@ def make(cell, policy, go_backwards, units=8):
 @needs_onednn
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize(
-    "cell, policy", [("gru", "float32"), ("gru", "mixed_bfloat16"), ("lstm", "mixed_bfloat16")]
+    "cell, policy",
+    [("gru", "float32"), pytest.param("gru", "mixed_bfloat16", marks=needs_bfloat16)]
+    + [pytest.param("lstm", "mixed_bfloat16", marks=needs_bfloat16)],
 )
 def test_layer_runs_onednn_with_the_generic_loop_results(monkeypatch, cell, policy, go_backwards):
     calls = counted(monkeypatch)
@@ -115,9 +122,9 @@ def test_float32_lstm_runs_onednn_from_its_threshold(monkeypatch, go_backwards):
     "cell, policy",
     [
         ("gru", "float32"),
-        ("gru", "mixed_bfloat16"),
+        pytest.param("gru", "mixed_bfloat16", marks=needs_bfloat16),
         ("lstm", "float32"),
-        ("lstm", "mixed_bfloat16"),
+        pytest.param("lstm", "mixed_bfloat16", marks=needs_bfloat16),
     ],
 )
 def test_masked_sequences_run_onednn_with_the_generic_loop_results(
@@ -155,15 +162,21 @@ def test_declines_projected_inputs_and_other_dtypes():
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_without_onednn_the_layers_fall_back_with_the_same_results(monkeypatch, cell):
-    """`SEQ2SEQ_ONEDNN=0`: nothing calls oneDNN, and the layers give what they give with
-    every fused path off."""
-    monkeypatch.setenv("SEQ2SEQ_ONEDNN", "0")
-    monkeypatch.setattr(onednn, "_STATE", {})
+@pytest.mark.parametrize("missing", ["off", pytest.param("bfloat16", marks=needs_onednn)])
+def test_without_onednn_the_layers_fall_back_with_the_same_results(monkeypatch, cell, missing):
+    """`SEQ2SEQ_ONEDNN=0`, or a CPU where oneDNN has no bfloat16 products: nothing calls
+    oneDNN in bfloat16, and the layers give what they give with every fused path off."""
+    if missing == "off":
+        monkeypatch.setenv("SEQ2SEQ_ONEDNN", "0")
+        monkeypatch.setattr(onednn, "_STATE", {})
+    else:
+        monkeypatch.setattr(onednn.onednn_library(), "bfloat16", False)
     calls = counted(monkeypatch)
+    products = counted(monkeypatch, "_product")
     layer, x, initial = make(cell, "mixed_bfloat16", go_backwards=True)
     got = outputs_and_gradients(layer, x, initial)
-    assert calls == [] and onednn.onednn_library() is None
+    assert calls == [] and products == []
+    assert (onednn.onednn_library() is None) == (missing == "off")
     monkeypatch.setattr(fused, "ENABLED", False)
     assert_close(got, outputs_and_gradients(layer, x, initial), 1e-6)
 
@@ -177,7 +190,7 @@ def bfloat16_operands(shape_a, shape_b, seed=5):
     return a, b
 
 
-@needs_onednn
+@needs_bfloat16
 @pytest.mark.parametrize("shape_a", [(6, 16), (2, 3, 16)])
 def test_matmul_runs_bfloat16_on_onednn_with_float32_accumulation(monkeypatch, shape_a):
     """The product and both gradients against float32 arithmetic on the same bfloat16
@@ -209,7 +222,7 @@ def test_matmul_runs_bfloat16_on_onednn_with_float32_accumulation(monkeypatch, s
         np.testing.assert_allclose(np.asarray(g, "float32"), np.asarray(w), rtol=1e-2, atol=1e-2)
 
 
-@needs_onednn
+@needs_bfloat16
 def test_matmul_keeps_xla_for_float32_and_falls_back_without_onednn(monkeypatch):
     """float32 operands keep XLA's product; with oneDNN off, bfloat16 ones take
     `keras.ops.matmul` (rounded to bfloat16, then cast), within bfloat16's precision."""

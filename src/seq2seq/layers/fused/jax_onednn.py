@@ -4,7 +4,8 @@ One FFI call runs the whole forward sequence, input projection included, and lea
 workspace; one call runs the whole backward sequence from it and gives the gradients of
 the inputs, the initial states, both kernels and the bias. `jax_rnn` calls `sequence`
 where it applies (`applies`): on the CPU, one device, no `keras.distribution`, float32
-or bfloat16 kernels; otherwise the layers keep their XLA loops. Masked sequences run as
+or bfloat16 kernels (bfloat16 where this CPU has oneDNN's bfloat16 products,
+`bfloat16_runs_here`); otherwise the layers keep their XLA loops. Masked sequences run as
 `masked_sequence`: each row's kept steps gathered to its front, one call, put back.
 `matmul` is oneDNN's matrix multiply of bfloat16 operands into a float32 result, for the
 products of the decoders' steps.
@@ -38,16 +39,18 @@ def runs_here(*arrays) -> bool:
     )
 
 
+def bfloat16_runs_here(*arrays) -> bool:
+    """`runs_here`, and oneDNN has bfloat16 products on this CPU."""
+    return runs_here(*arrays) and onednn.onednn_library().bfloat16
+
+
 def applies(kernel, recurrent_kernel, inputs) -> bool:
     """Whether oneDNN runs this recurrence (else the caller declines)."""
-    dtypes = (jnp.float32, jnp.bfloat16)
-    return (
-        kernel is not None
-        and kernel.dtype in dtypes
-        and recurrent_kernel.dtype == kernel.dtype
-        and inputs.ndim == 3
-        and runs_here(inputs)
-    )
+    if kernel is None or recurrent_kernel.dtype != kernel.dtype or inputs.ndim != 3:
+        return False
+    if kernel.dtype == jnp.bfloat16:
+        return bfloat16_runs_here(inputs)
+    return kernel.dtype == jnp.float32 and runs_here(inputs)
 
 
 def _workspace(cell, reverse, x, units):
@@ -214,19 +217,20 @@ _matmul.defvjp(_matmul_fwd, _matmul_bwd)
 
 
 def matmul_applies(a, b) -> bool:
-    """Whether `matmul` runs `a @ b` on oneDNN: bfloat16 operands, `b` 2-D, known shapes."""
+    """Whether `matmul` runs `a @ b` on oneDNN: bfloat16 operands, `b` 2-D, known shapes,
+    and `bfloat16_runs_here`."""
     return (
         a.dtype == jnp.bfloat16
         and b.dtype == jnp.bfloat16
         and a.ndim >= 2
         and b.ndim == 2
-        and runs_here(a, b)
+        and bfloat16_runs_here(a, b)
     )
 
 
 def gram(a, d):
     """`a^T @ d` in float32 over the rows of `(..., k)` and `(..., n)`, both cast to
-    bfloat16, on oneDNN (see `runs_here`): the gradient of a kernel from its operands and
+    bfloat16, on oneDNN (see `bfloat16_runs_here`): the gradient of a kernel from its operands and
     the product's gradient."""
     rows = a.reshape(-1, a.shape[-1]).astype(jnp.bfloat16)
     d_rows = d.reshape(-1, d.shape[-1]).astype(jnp.bfloat16)

@@ -97,7 +97,7 @@ def recomputed(function):
 def _kernel_gradient(operands, d_outputs, kernel):
     """`kernel_gradient` in `kernel`'s dtype: for a bfloat16 kernel, bfloat16 products on
     oneDNN where they apply (as the step's own products), else XLA's float32 one."""
-    if kernel.dtype == jnp.bfloat16 and jax_onednn.runs_here(operands, d_outputs):
+    if kernel.dtype == jnp.bfloat16 and jax_onednn.bfloat16_runs_here(operands, d_outputs):
         return jax_onednn.gram(operands, d_outputs).astype(kernel.dtype)
     return kernel_gradient(operands, d_outputs).astype(kernel.dtype)
 
