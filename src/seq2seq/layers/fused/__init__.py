@@ -198,9 +198,9 @@ def runs_projected(recurrence, dtype) -> bool:
 def matmul(a, b, dtype):
     """`a @ b` as `dtype`: the product of a step's operands, already in the compute dtype.
 
-    Where the backend has a faster product for these operands (JAX on the CPU: bfloat16
-    ones on oneDNN, accumulated in float32 and not rounded to bfloat16 before the cast),
-    it runs there; otherwise `keras.ops.matmul` then a cast, the same numbers up to that
+    Where the backend has a faster product for these operands (JAX: bfloat16 ones on
+    oneDNN where the CPU has it, else XLA's, accumulated in float32 and not rounded to
+    bfloat16 before the cast), it runs there; otherwise `keras.ops.matmul` then a cast, the same numbers up to that
     rounding. Never declines: this is for the products inside a step, called on every
     backend.
 

@@ -6,9 +6,10 @@ one matrix multiply before it. `gru` (float32, bfloat16), bfloat16 `lstm` and fl
 `lstm` from `ONEDNN_LSTM_UNITS` units run inputs not yet projected on oneDNN
 (`jax_onednn`), masked or not; other inputs not projected are declined.
 `scan_deferring_kernels` gives the decoders' loops (teacher-forced and free-running) the
-same treatment as the float32 LSTM, for float32 and bfloat16 kernels. `matmul` runs bfloat16 products on oneDNN (`jax_onednn.matmul`):
-XLA's CPU bfloat16 dot is no faster than its float32 one; in float32 XLA's dot is as
-fast as oneDNN's and is kept.
+same treatment as the float32 LSTM, for float32 and bfloat16 kernels. `matmul` runs
+bfloat16 products on oneDNN (`jax_onednn.matmul`) where this CPU has them: XLA's CPU
+bfloat16 dot is no faster than its float32 one; elsewhere XLA's dot, accumulated and
+returned in float32 as oneDNN's. In float32 XLA's dot is as fast as oneDNN's and is kept.
 """
 
 import jax
@@ -85,9 +86,13 @@ def gru(
 
 
 def matmul(a, b):
-    if not jax_onednn.matmul_applies(a, b):
-        raise NotImplementedError
-    return jax_onednn.matmul(a, b)
+    if jax_onednn.matmul_applies(a, b):
+        return jax_onednn.matmul(a, b)
+    if a.dtype == jnp.bfloat16 and b.dtype == jnp.bfloat16:
+        # No oneDNN bfloat16 here: XLA's product, accumulated and returned in float32 (not
+        # rounded to bfloat16), the numbers oneDNN's gives.
+        return jnp.matmul(a, b, preferred_element_type=jnp.float32)
+    raise NotImplementedError
 
 
 def recomputed(function):
