@@ -11,7 +11,6 @@ rows whose MFU they define.
 from __future__ import annotations
 
 import os
-import platform
 import time
 
 BF16_FLAGS = ("amx_tile", "amx_bf16", "avx512_bf16", "avx512f")
@@ -19,20 +18,9 @@ BF16_FLAGS = ("amx_tile", "amx_bf16", "avx512_bf16", "avx512f")
 
 def cpu_report() -> dict:
     """CPU model name, logical core count and the bfloat16-relevant flags (Linux)."""
-    name, flags = None, set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if name is None and line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
-                if name is not None and flags:
-                    break
-    except OSError:
-        pass
+    name, flags = library_module("hardware").cpu_info()
     return {
-        "model": name or platform.processor() or "unknown",
+        "model": name,
         "cores": os.cpu_count(),
         "flags": {flag: flag in flags for flag in BF16_FLAGS},
     }
@@ -61,6 +49,10 @@ def matmul_peaks(n: int = 2048, repeats: int = 5) -> dict:
 
     ``{"float32": {"numpy", "torch", "peak"}, "bfloat16": {"torch", "peak"}}``: float32 from
     numpy and torch, bfloat16 from torch (oneDNN; there is no bfloat16 BLAS in numpy).
+    On a CPU without bfloat16 instructions (neither AVX-512 bf16 nor AMX) bfloat16
+    products run as float32 ones (the library's) or emulated (PyTorch's, about 0.3
+    GFLOP/s, minutes at this size): the bfloat16 peak is then the float32 one
+    (``"as_float32": True``), not measured.
     """
     import numpy as np
 
@@ -76,12 +68,16 @@ def matmul_peaks(n: int = 2048, repeats: int = 5) -> dict:
         torch.set_num_threads(os.cpu_count() or 1)
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         f32["torch"] = flops / _best_seconds(lambda: ta @ tb, repeats) / 1e9
-        ha, hb = ta.to(torch.bfloat16), tb.to(torch.bfloat16)
-        bf16["torch"] = flops / _best_seconds(lambda: ha @ hb, repeats) / 1e9
+        if library_module("hardware").bfloat16_instructions():
+            ha, hb = ta.to(torch.bfloat16), tb.to(torch.bfloat16)
+            bf16["torch"] = flops / _best_seconds(lambda: ha @ hb, repeats) / 1e9
     except ImportError:  # pragma: no cover
         pass
     f32["peak"] = max(f32.values())
-    bf16["peak"] = max(bf16.values()) if bf16 else None
+    if bf16:
+        bf16["peak"] = max(bf16.values())
+    else:
+        bf16 = {"peak": f32["peak"], "as_float32": True}
     return {"float32": f32, "bfloat16": bf16}
 
 
@@ -90,23 +86,23 @@ def peak_for(peaks: dict, precision: str) -> float | None:
     return peaks["bfloat16" if precision == "mixed_bfloat16" else "float32"]["peak"]
 
 
-def load_allocator():
-    """The library's `seq2seq.allocator` module, loaded from its file.
+def library_module(name: str):
+    """The library's module `seq2seq.<name>` (a module that imports no Keras at load),
+    loaded from its file.
 
     Loading the file instead of importing the package neither picks a Keras backend nor
     imports Keras, so the heap settings can come before Keras starts its threads (and a
     process that measures native PyTorch never imports the library at all).
     """
+    import importlib
     import importlib.util
 
     from benchmarks.common import REPO_ROOT
 
-    path = REPO_ROOT / "src" / "seq2seq" / "allocator.py"
+    path = REPO_ROOT / "src" / "seq2seq" / f"{name}.py"
     if not path.exists():  # an installed library
-        from seq2seq import allocator
-
-        return allocator
-    spec = importlib.util.spec_from_file_location("seq2seq_allocator_bench", path)
+        return importlib.import_module(f"seq2seq.{name}")
+    spec = importlib.util.spec_from_file_location(f"seq2seq_{name}_bench", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -119,4 +115,4 @@ def keep_library_heap() -> bool:
     seq2seq` does not apply them as a side effect, a program that wants them asks.
     `SEQ2SEQ_KEEP_HEAP=0` turns them off, as for the library's command line.
     """
-    return load_allocator().keep_heap()
+    return library_module("allocator").keep_heap()

@@ -268,6 +268,8 @@ def markdown(meta, sections, length):
     peaks, settings = meta["matmul_peaks"], meta["settings"]
     f32, bf16 = peaks["float32"], peaks["bfloat16"]
     bf16_text = "n/a" if bf16.get("peak") is None else f"{bf16['peak']:.1f}"
+    if bf16.get("as_float32"):
+        bf16_text += " (the float32 peak: no bfloat16 instructions)"
     md = [
         f"# seq2seq benchmarks ({meta['date']}, commit {meta['git_commit']})",
         *([f"Merged from {meta['merged_from']}.", ""] if meta.get("merged_from") else []),

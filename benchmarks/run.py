@@ -59,7 +59,7 @@ from benchmarks.common import (
     run_subprocess,
     wait_until_idle,
 )
-from benchmarks.machine import cpu_report, describe_cpu, load_allocator, matmul_peaks
+from benchmarks.machine import cpu_report, describe_cpu, library_module, matmul_peaks
 from benchmarks.plan import plan_lines
 from benchmarks.report import finish, merge, parse_label
 
@@ -214,7 +214,7 @@ def parse_args(argv=None):
 
 def heap_env() -> dict:
     """glibc settings equal to the library's own (`seq2seq.allocator`), for native PyTorch."""
-    return load_allocator().glibc_environment()
+    return library_module("allocator").glibc_environment()
 
 
 def data_parallel_env() -> dict:

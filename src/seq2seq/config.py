@@ -43,8 +43,8 @@ SIDE_LEVELS = ("source_level", "target_level")
 # Inputs decoded together by `evaluate`, `predict` and the test scores of `train`.
 PREDICT_BATCH_SIZE = 256
 SCHEDULES = ("constant", "cosine")
-# Keras dtype policies a model can train under.
-PRECISIONS = ("float32", "mixed_bfloat16")
+# Keras dtype policies a model can train under, or "auto" (`seq2seq.hardware.fast_precision`).
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 SELECTION = ("loss", "exact_match")
 
 
@@ -158,7 +158,9 @@ SETTINGS: dict[str, Setting] = {
         str,
         "float32",
         "float32, or mixed_bfloat16: matrix multiplies in bfloat16, states, attention "
-        "weights, the loss and the weights in float32 (stored with the model)",
+        "weights, the loss and the weights in float32 (stored with the model); auto: "
+        "mixed_bfloat16 where bfloat16 products are faster (a GPU, or a CPU with AVX-512 "
+        "bf16 or AMX), else float32",
         PRECISIONS,
     ),
     "bucket": Setting(
@@ -207,10 +209,11 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
         "embedding_dim": 64,
         # bfloat16 products (float32 states, softmax, loss and weights): epochs about
         # 20 % shorter, spent on 18 epochs instead of 15; 24.56 % test WER against 24.94 %
-        # in float32, in 53 minutes (docs/results.md).
+        # in float32, in 53 minutes (docs/results.md). On a CPU without bfloat16
+        # instructions they are 1.8x slower than float32: "auto" takes float32 there.
         "epochs": 18,
         "patience": 18,
-        "precision": "mixed_bfloat16",
+        "precision": "auto",
         "learning_rate": 0.002,
         "schedule": "cosine",
         "warmup_steps": 1000,

@@ -98,6 +98,21 @@ def test_precision_builds_a_mixed_model_that_its_file_keeps(tmp_path):
     assert loaded.decoder.cells[0].compute_dtype == "bfloat16"
 
 
+def test_auto_precision_is_recorded_resolved_in_the_run_folder(tmp_path, monkeypatch):
+    """`--precision auto` trains in `hardware.fast_precision()`'s policy, and the run's
+    config.toml records that policy, so a resumed run keeps it on any machine."""
+    from seq2seq import hardware
+    from seq2seq.config import load_config
+
+    monkeypatch.setattr(hardware, "fast_precision", lambda: "mixed_bfloat16")
+    out = tmp_path / "run"
+    status, _, err = run("train", "--task", "reverse", "--precision", "auto", "--epochs", "1",
+                         "--max-examples", "64", "--hidden", "8", "--out", str(out))  # fmt: skip
+    assert status == 0, err
+    assert load_config(out / "config.toml")["precision"] == "mixed_bfloat16"
+    assert keras.saving.load_model(out / "model.keras").dtype_policy.name == "mixed_bfloat16"
+
+
 def test_precision_is_checked(tmp_path):
     status, _, err = run("train", "--task", "reverse", "--precision", "float16",
                          "--out", str(tmp_path / "run"))  # fmt: skip

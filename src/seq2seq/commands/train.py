@@ -26,6 +26,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from seq2seq import hardware
 from seq2seq.atomic import atomic_path, write_text
 from seq2seq.commands import inference
 from seq2seq.commands.datasets import Dataset, load_dataset, should_stream
@@ -326,6 +327,8 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
             exit 3) or an interrupt (`TrainingInterrupted`, exit 130/143).
     """
     processes = _distribute(settings, resume) if settings["distribute"] else None
+    if settings["precision"] == "auto":  # recorded resolved: a resumed run keeps it
+        settings = {**settings, "precision": hardware.fast_precision()}
     started = time.perf_counter()
     if resume and RunFolder(settings["out"]).finished():
         print(f"{settings['out']}: the run has finished already (metrics.json); nothing to resume")
