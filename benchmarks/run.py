@@ -451,7 +451,8 @@ def _log_peaks(log, peaks):
     f32, bf16 = peaks["float32"], peaks["bfloat16"]
     log(
         f"  float32 {f32['peak']:.1f} GFLOP/s (numpy {f32['numpy']:.1f}, torch "
-        f"{f32.get('torch', 0):.1f}); bfloat16 {bf16.get('peak') or 0:.1f} GFLOP/s (torch)"
+        f"{f32.get('torch', 0):.1f}); bfloat16 {bf16.get('peak') or 0:.1f} GFLOP/s "
+        + ("(the float32 peak: no bfloat16 instructions)" if bf16.get("as_float32") else "(torch)")
     )
 
 
