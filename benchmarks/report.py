@@ -267,9 +267,11 @@ def markdown(meta, sections, length):
     precision) and the summary rows of each section."""
     peaks, settings = meta["matmul_peaks"], meta["settings"]
     f32, bf16 = peaks["float32"], peaks["bfloat16"]
-    bf16_text = "n/a" if bf16.get("peak") is None else f"{bf16['peak']:.1f}"
-    if bf16.get("as_float32"):
-        bf16_text += " (the float32 peak: no bfloat16 instructions)"
+    if bf16.get("peak") is None:
+        bf16_text = "n/a"
+    else:
+        source = "the float32 peak: no bfloat16 instructions" if bf16.get("as_float32") else "torch"
+        bf16_text = f"{bf16['peak']:.1f} GFLOP/s ({source})"
     md = [
         f"# seq2seq benchmarks ({meta['date']}, commit {meta['git_commit']})",
         *([f"Merged from {meta['merged_from']}.", ""] if meta.get("merged_from") else []),
@@ -278,7 +280,7 @@ def markdown(meta, sections, length):
         "",
         f"Matrix-multiply peaks (2048x2048, all cores, best measured at the start and end "
         f"of the run): "
-        f"float32 {f32['peak']:.1f} GFLOP/s, bfloat16 {bf16_text} GFLOP/s (torch); "
+        f"float32 {f32['peak']:.1f} GFLOP/s, bfloat16 {bf16_text}; "
         "MFU is against the peak of the row's precision.",
         "",
         f"Batch 64, length {length}, Adam 1e-3, {settings['repeats']} interleaved repeat(s), medians; "
@@ -379,6 +381,8 @@ def merge(paths, out_path, log) -> int:
         values = [part["meta"]["matmul_peaks"][precision]["peak"] for part in parts]
         values = [v for v in values if v]
         peaks[precision] = {"peak": max(values) if values else None}
+        if all(part["meta"]["matmul_peaks"][precision].get("as_float32") for part in parts):
+            peaks[precision]["as_float32"] = True
     dates = sorted(part["meta"]["date"] for part in parts)
     commits = sorted({str(part["meta"]["git_commit"]) for part in parts})
     meta = {

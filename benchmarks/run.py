@@ -461,6 +461,8 @@ def _best_peaks(start, end):
     for precision in ("float32", "bfloat16"):
         values = [p[precision]["peak"] for p in (start, end) if p[precision].get("peak")]
         out[precision] = {"peak": max(values) if values else None}
+        if start[precision].get("as_float32"):
+            out[precision]["as_float32"] = True
     return out
 
 
