@@ -259,3 +259,14 @@ def run_layer_test(layer_cls, init_kwargs, call, expected_output_shapes, expecte
     assert clone.get_config() == config
     assert_close(call(clone), outputs)
     return layer, outputs
+
+
+def onednn_bfloat16() -> bool:
+    """Whether JAX's bfloat16 layers run on oneDNN here: the JAX backend, the kernels
+    loaded, and oneDNN's bfloat16 products on this CPU (AVX-512)."""
+    if keras.backend.backend() != "jax":
+        return False
+    from seq2seq.native import onednn
+
+    library = onednn.onednn_library()
+    return library is not None and library.bfloat16

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from helpers import onednn_bfloat16
 from keras import ops
 
 from seq2seq.conventions import START_ID
@@ -28,16 +29,6 @@ def _model(cls, token, dtype=POLICY, **options):
     return cls(
         input_dim=3, output_dim=2, input_length=6, output_length=5, hidden_dim=16, dtype=dtype
     )
-
-
-def _bfloat16_lstm_fused():
-    """Whether a bfloat16 LSTM runs fused here: on JAX, where oneDNN has bfloat16."""
-    if keras.backend.backend() != "jax":
-        return False
-    from seq2seq.native import onednn
-
-    library = onednn.onednn_library()
-    return library is not None and library.bfloat16
 
 
 def _data(token):
@@ -215,7 +206,7 @@ def test_outputs_after_the_loop_are_float32_not_rounded_to_bfloat16(cls, token):
     """SimpleSeq2Seq's output layer and Seq2Seq's fused linear feedback (`fused.dense`
     after the recurrence) give float32 products of the bfloat16 operands, as the
     teacher-forced decoders do: not bfloat16 values cast up."""
-    if cls is Seq2Seq and not _bfloat16_lstm_fused():
+    if cls is Seq2Seq and not onednn_bfloat16():
         pytest.skip("the linear feedback is fused under mixed_bfloat16 on JAX's oneDNN only")
     model = _model(cls, token, **({"logits": True} if token else {}))
     x, _ = _data(token)

@@ -10,6 +10,8 @@ from seq2seq.layers import fused
 if keras.backend.backend() != "jax":
     pytest.skip("the oneDNN kernels are called from JAX only", allow_module_level=True)
 
+from helpers import onednn_bfloat16  # noqa: E402
+
 from seq2seq.layers.fused import jax_onednn, jax_rnn  # noqa: E402
 from seq2seq.layers.recurrent import Recurrent  # noqa: E402
 from seq2seq.native import onednn  # noqa: E402
@@ -18,10 +20,8 @@ needs_onednn = pytest.mark.skipif(
     onednn.onednn_library() is None, reason="oneDNN (the onednn wheels) cannot be loaded here"
 )
 needs_bfloat16 = pytest.mark.skipif(
-    onednn.onednn_library() is None or not onednn.onednn_library().bfloat16,
-    reason="oneDNN has no bfloat16 products on this CPU (no AVX-512)",
+    not onednn_bfloat16(), reason="oneDNN has no bfloat16 products on this CPU (no AVX-512)"
 )
-BFLOAT16 = pytest.param("mixed_bfloat16", marks=needs_bfloat16)
 
 
 def counted(monkeypatch, name="sequence"):
@@ -85,8 +85,11 @@ def make(cell, policy, go_backwards, units=8):
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize(
     "cell, policy",
-    [("gru", "float32"), pytest.param("gru", "mixed_bfloat16", marks=needs_bfloat16)]
-    + [pytest.param("lstm", "mixed_bfloat16", marks=needs_bfloat16)],
+    [
+        ("gru", "float32"),
+        pytest.param("gru", "mixed_bfloat16", marks=needs_bfloat16),
+        pytest.param("lstm", "mixed_bfloat16", marks=needs_bfloat16),
+    ],
 )
 def test_layer_runs_onednn_with_the_generic_loop_results(monkeypatch, cell, policy, go_backwards):
     calls = counted(monkeypatch)

@@ -200,9 +200,9 @@ def matmul(a, b, dtype):
 
     Where the backend has a faster product for these operands (JAX: bfloat16 ones on
     oneDNN where the CPU has it, else XLA's, accumulated in float32 and not rounded to
-    bfloat16 before the cast), it runs there; otherwise `keras.ops.matmul` then a cast, the same numbers up to that
-    rounding. Never declines: this is for the products inside a step, called on every
-    backend.
+    bfloat16 before the cast), it runs there; otherwise `keras.ops.matmul` then a cast,
+    the same numbers up to that rounding. Never declines: this is for the products
+    inside a step, called on every backend.
 
     Args:
         a: `(..., k)`.
