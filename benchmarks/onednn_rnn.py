@@ -6,8 +6,8 @@ float32 and bfloat16 (`mixed_bfloat16`), with the paths measured in the same run
 interleaved repeat by repeat:
 
 - `onednn`: the layer on `seq2seq.native.onednn` (the float32 LSTM routed there too);
-- `existing`: the paths before oneDNN: the float32 LSTM on `seq2seq.native`'s loops,
-  everything else on the `keras.ops` loop (`lax.scan`);
+- `existing`: the paths before oneDNN: the float32 LSTM on `seq2seq.native`'s loops
+  (with AVX-512; on AVX2 alone on `jax_lstm`'s XLA loops, `hardware.avx512`), everything else on the `keras.ops` loop (`lax.scan`);
 - `torch`: `torch.nn.LSTM`/`torch.nn.GRU`, float32 or under `torch.autocast` bfloat16.
 
 Each path runs in its own process, one after the other for each cell and dtype: in one
@@ -39,6 +39,7 @@ def jax_step(cell, units, dtype, mode):
     import jax
     import keras
 
+    from seq2seq import hardware
     from seq2seq.layers.fused import jax_onednn, jax_rnn
     from seq2seq.layers.recurrent import Recurrent
 
@@ -46,7 +47,7 @@ def jax_step(cell, units, dtype, mode):
     layer = Recurrent(units, cell=cell, return_sequences=True, dtype=policy)
     layer.build((BATCH, LENGTH, FEATURES))
     weights = [v.value for v in layer.trainable_variables]
-    threshold, applies = jax_rnn.ONEDNN_LSTM_UNITS, jax_onednn.applies
+    threshold, applies, avx512 = jax_rnn.ONEDNN_LSTM_UNITS, jax_onednn.applies, hardware.avx512
 
     def loss(weights, x, initial):
         (outputs, states), _ = layer.stateless_call(weights, [], x, initial_state=initial)
@@ -55,7 +56,8 @@ def jax_step(cell, units, dtype, mode):
     grad = jax.grad(loss, argnums=(0, 1, 2))
     # Trace now, under the mode's dispatch; the compiled function keeps it.
     if mode == "onednn":
-        jax_rnn.ONEDNN_LSTM_UNITS = 0  # the float32 LSTM too, at every size
+        jax_rnn.ONEDNN_LSTM_UNITS = 0  # the float32 LSTM too, at every size and CPU
+        hardware.avx512 = lambda: True
     else:
         jax_onednn.applies = lambda *args: False
     try:
@@ -64,6 +66,7 @@ def jax_step(cell, units, dtype, mode):
         compiled = jax.jit(grad).lower(weights, x, initial).compile()
     finally:
         jax_rnn.ONEDNN_LSTM_UNITS, jax_onednn.applies = threshold, applies
+        hardware.avx512 = avx512
 
     def run():
         jax.block_until_ready(compiled(weights, x, initial))

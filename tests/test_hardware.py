@@ -23,8 +23,18 @@ def test_fast_precision_follows_the_bfloat16_instructions(
     assert hardware.fast_precision() == expected
 
 
+@pytest.mark.parametrize(
+    "flags, expected",
+    [({"avx2", "fma"}, False), ({"avx2", "avx512f", "avx512bw"}, True), (set(), False)],
+)
+def test_avx512_reads_the_foundation_flag(monkeypatch, flags, expected):
+    monkeypatch.setattr(hardware, "cpu_info", lambda: ("a CPU", frozenset(flags)))
+    assert hardware.avx512() is expected
+
+
 def test_cpu_info_reads_this_machine():
     name, flags = hardware.cpu_info()
     assert isinstance(name, str) and name
     assert hardware.bfloat16_instructions() == bool(flags & set(hardware.BFLOAT16_FLAGS))
+    assert hardware.avx512() == ("avx512f" in flags)
     assert hardware.accelerated() is False  # the test machines have no accelerator

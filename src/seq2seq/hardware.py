@@ -4,7 +4,8 @@ bfloat16 products pay on a CPU with bfloat16 instructions (``avx512_bf16``: AMD 
 since Zen 4, Intel since Cooper Lake; ``amx_bf16``: Intel Xeon since Sapphire Rapids)
 and on accelerators. On a CPU without them (AVX2 only) they are converted to float32
 and run slower than float32 itself: a g2p training step took 1.8x as long under
-`mixed_bfloat16` as in float32 on such a CPU (docs/results.md).
+`mixed_bfloat16` as in float32 on such a CPU (docs/results.md). The float32 LSTM's own
+kernels (`seq2seq.native`'s loops, oneDNN's LSTM) pay with AVX-512 only (`avx512`).
 """
 
 import functools
@@ -41,6 +42,17 @@ def accelerated() -> bool:
         return torch.cuda.is_available()
     devices = keras.distribution.list_devices()
     return bool(devices) and not str(devices[0]).lower().startswith("cpu")
+
+
+def avx512() -> bool:
+    """Whether the CPU has AVX-512 (`avx512f`).
+
+    Without it (AVX2 only) XLA's own loop runs the float32 LSTM faster than
+    `seq2seq.native`'s loops and oneDNN's LSTM: trained at 0.95-1.41x PyTorch's speed on
+    XLA's loop against 0.33-1.24x on those kernels, every model at hidden 64, 256 and 512
+    (docs/benchmarks.md, "An AVX2-only CPU"), so the JAX layers keep XLA's loop there.
+    """
+    return "avx512f" in cpu_info()[1]
 
 
 def bfloat16_instructions() -> bool:

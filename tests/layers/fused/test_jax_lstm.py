@@ -136,12 +136,16 @@ def test_native_loops_agree_with_xla_loops(monkeypatch, reverse, length, masked,
     """The native CPU loops (`seq2seq.native`) and XLA's loops give the same numbers.
 
     Above 128 units the forward loop stays in XLA and only the backward loop is native.
+    The CPU is said to have AVX-512, where the native loops run (`hardware.avx512`).
     """
     import shutil
 
     import jax.numpy as jnp
 
-    from seq2seq import native
+    from seq2seq import hardware, native
+
+    monkeypatch.setattr(hardware, "avx512", lambda: True)
+    monkeypatch.setattr(jax_lstm, "_LSTM", None)  # rebuild: jit caches the trace
 
     if native.lstm_library() is None:
         assert shutil.which("c++") is None and shutil.which("g++") is None, (
@@ -166,6 +170,27 @@ def test_native_loops_agree_with_xla_loops(monkeypatch, reverse, length, masked,
     np.testing.assert_allclose(np.asarray(hs), np.asarray(xla_hs), rtol=1e-5, atol=2e-6)
     for got, want in zip(grads, xla_grads):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_a_cpu_without_avx512_keeps_xla_loops(monkeypatch, masked):
+    """On AVX2 alone XLA's loops train the float32 LSTM faster: no native call, the
+    same numbers as with the native kernels absent."""
+    import jax.numpy as jnp
+
+    from seq2seq import hardware, native
+
+    monkeypatch.setattr(hardware, "avx512", lambda: False)
+    monkeypatch.setattr(jax_lstm, "_LSTM", None)
+    mask = jnp.asarray(np.random.default_rng(5).random((6, 9, 1)) < 0.7, "float32")
+    mask = mask if masked else None
+    value, hs, grads, hlo = _lstm_loss_and_grads(False, None, mask, 16)
+    assert "seq2seq_lstm" not in hlo
+    monkeypatch.setattr(native, "lstm_library", lambda: None)
+    monkeypatch.setattr(jax_lstm, "_LSTM", None)
+    xla_value, xla_hs, _, _ = _lstm_loss_and_grads(False, None, mask, 16)
+    np.testing.assert_array_equal(np.asarray(hs), np.asarray(xla_hs))
+    assert float(value) == float(xla_value)
 
 
 def test_units_not_a_multiple_of_16_keep_xla_loops():

@@ -12,6 +12,7 @@ if keras.backend.backend() != "jax":
 
 from helpers import onednn_bfloat16  # noqa: E402
 
+from seq2seq import hardware  # noqa: E402
 from seq2seq.layers.fused import jax_onednn, jax_rnn  # noqa: E402
 from seq2seq.layers.recurrent import Recurrent  # noqa: E402
 from seq2seq.native import onednn  # noqa: E402
@@ -107,13 +108,18 @@ def test_layer_runs_onednn_with_the_generic_loop_results(monkeypatch, cell, poli
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_float32_lstm_runs_onednn_from_its_threshold(monkeypatch, go_backwards):
     """Below `ONEDNN_LSTM_UNITS` the float32 LSTM keeps `seq2seq.native`'s loops; from
-    there (lowered here to the test's 8 units) oneDNN, with the same results."""
+    there (lowered here to the test's 8 units) oneDNN, with the same results, on a CPU
+    with AVX-512; without it (AVX2 alone) XLA's loop at every size."""
+    monkeypatch.setattr(hardware, "avx512", lambda: True)
     calls = counted(monkeypatch)
     layer, x, initial = make("lstm", "float32", go_backwards)
     outputs_and_gradients(layer, x, initial)
     assert calls == []
     monkeypatch.setattr(jax_rnn, "ONEDNN_LSTM_UNITS", 8)
     got = outputs_and_gradients(layer, x, initial)
+    assert calls == ["lstm"]
+    monkeypatch.setattr(hardware, "avx512", lambda: False)
+    assert_close(outputs_and_gradients(layer, x, initial), got, 1e-5)
     assert calls == ["lstm"]
     monkeypatch.setattr(fused, "ENABLED", False)
     assert_close(got, outputs_and_gradients(layer, x, initial), 1e-5)
@@ -137,6 +143,7 @@ def test_masked_sequences_run_onednn_with_the_generic_loop_results(
     the state and outputs zeros, as in the generic loop."""
     calls = counted(monkeypatch)
     monkeypatch.setattr(jax_rnn, "ONEDNN_LSTM_UNITS", 8)
+    monkeypatch.setattr(hardware, "avx512", lambda: True)
     layer, x, initial = make(cell, policy, go_backwards)
     mask = np.array([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 0, 1, 0, 1]], bool)
     for rows in (mask, np.vstack([mask[:2], np.zeros((1, 5), bool)])):

@@ -3,8 +3,9 @@
 float32 `lstm` runs inputs already projected through `jax_lstm`'s custom VJP, whose
 kernel gradient is one matrix multiply after the loop; the layer projects every step in
 one matrix multiply before it. `gru` (float32, bfloat16), bfloat16 `lstm` and float32
-`lstm` from `ONEDNN_LSTM_UNITS` units run inputs not yet projected on oneDNN
-(`jax_onednn`), masked or not; other inputs not projected are declined.
+`lstm` from `ONEDNN_LSTM_UNITS` units on a CPU with AVX-512 (`hardware.avx512`; without
+it XLA's loop is faster) run inputs not yet projected on oneDNN (`jax_onednn`), masked or
+not; other inputs not projected are declined.
 `scan_deferring_kernels` gives the decoders' loops (teacher-forced and free-running) the
 same treatment as the float32 LSTM, for float32 and bfloat16 kernels. `matmul` runs
 bfloat16 products on oneDNN (`jax_onednn.matmul`) where this CPU has them: XLA's CPU
@@ -15,6 +16,7 @@ returned in float32 as oneDNN's. In float32 XLA's dot is as fast as oneDNN's and
 import jax
 import jax.numpy as jnp
 
+from seq2seq import hardware
 from seq2seq.layers.fused import jax_onednn, onednn_bias
 from seq2seq.layers.fused.jax_lstm import kernel_gradient, lstm_sequence
 
@@ -42,7 +44,10 @@ def lstm(
 ):
     if (
         kernel is not None
-        and (kernel.dtype == jnp.bfloat16 or recurrent_kernel.shape[0] >= ONEDNN_LSTM_UNITS)
+        and (
+            kernel.dtype == jnp.bfloat16
+            or (recurrent_kernel.shape[0] >= ONEDNN_LSTM_UNITS and hardware.avx512())
+        )
         and jax_onednn.applies(kernel, recurrent_kernel, inputs)
     ):
         arguments = (inputs, initial_state, kernel, recurrent_kernel, bias.reshape(4, -1))
