@@ -96,6 +96,14 @@ SETTINGS: dict[str, Setting] = {
     "depth": Setting(int, 1, "stacked recurrent layers in encoder and decoder", minimum=1),
     "embedding_dim": Setting(int, 32, "size of the token embeddings", minimum=1),
     "epochs": Setting(int, 20, "the most epochs to train", minimum=1),
+    "time_budget": Setting(
+        float,
+        0.0,
+        "minutes the epochs may take (validation included, the test scores after them not): "
+        "after each epoch the run trains only the epochs that still fit at the pace measured "
+        "and a cosine schedule ends with the last of them; 0 for no limit",
+        minimum=0.0,
+    ),
     "batch_size": Setting(int, 64, "examples per training step", minimum=1),
     "learning_rate": Setting(float, 0.003, "Adam's learning rate", minimum=0.0),
     "validation_split": Setting(
@@ -212,6 +220,9 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
         # in float32, in 53 minutes (docs/results.md). On a CPU without bfloat16
         # instructions they are 1.8x slower than float32: "auto" takes float32 there.
         "epochs": 18,
+        # Fewer epochs on a slower CPU, the whole command within the hour: 18 epochs took
+        # 3,116 s on the AVX-512 machine, the whole command 52 min 37 s (docs/results.md).
+        "time_budget": 57,
         "patience": 18,
         "precision": "auto",
         "learning_rate": 0.002,

@@ -133,3 +133,38 @@ def test_selection_scores_every_reference_of_a_validation_source():
     assert rows.tolist() == [0]
     assert targets.tolist() == vocabulary.encode(["R IY D"], max_length=4).tolist()
     assert _alternatives({"targets": ["T OW"], "references": [["T OW"]]}, vocabulary, 4) is None
+
+
+def test_a_time_budget_trains_the_epochs_that_fit(tmp_path):
+    """A budget of 0.06 s is spent by the first epoch: the run stops there, says so, and
+    scores the model as usual; its config.toml keeps the budget for a resume."""
+    import json
+
+    from seq2seq.config import load_config
+
+    out = tmp_path / "run"
+    status, printed, err = run("train", "--task", "reverse", "--epochs", "4", "--max-examples",
+                               "64", "--hidden", "8", "--schedule", "cosine", "--time-budget",
+                               "0.001", "--out", str(out))  # fmt: skip
+    assert status == 0, err
+    assert "minutes spent, no epoch without compiling: training 1 of 4 epochs" in printed
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 1
+    assert load_config(out / "config.toml")["time_budget"] == 0.001
+    assert resolve_settings({}, {}, task="g2p")["time_budget"] == 57
+    assert resolve_settings({})["time_budget"] == 0  # no limit unless asked
+
+
+def test_a_time_budget_is_refused_on_several_processes(tmp_path, monkeypatch):
+    """Each process would plan on its own clock; `--time-budget 0` lifts the budget."""
+    from seq2seq.commands import train as train_command
+    from seq2seq.training import distribution
+
+    several = distribution.Processes(process_id=0, num_processes=2, num_devices=2)
+    monkeypatch.setattr(distribution, "start", lambda batch_size: several)
+    settings = resolve_settings({"task": "reverse", "time_budget": 5.0, "distribute": True})
+    with pytest.raises(CommandError) as error:
+        train_command.train(settings)
+    assert str(error.value) == (
+        "--time-budget: not supported with --distribute on several processes; "
+        "give --time-budget 0"
+    )

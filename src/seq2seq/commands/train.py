@@ -173,6 +173,13 @@ def learning_rate(settings: dict[str, Any], steps_per_epoch: int) -> float | Any
     return rate
 
 
+def _schedule(settings: dict[str, Any], steps_per_epoch: int):
+    """The learning rate for a run of a given number of epochs, where it depends on it."""
+    if settings["schedule"] != "cosine":
+        return None
+    return lambda epochs: learning_rate({**settings, "epochs": epochs}, steps_per_epoch)
+
+
 def build_model(
     settings: dict[str, Any], shapes: dict[str, Any], text: bool, steps_per_epoch: int = 1
 ) -> keras.Model:
@@ -298,9 +305,14 @@ def _distribute(settings: dict[str, Any], resume: bool) -> distribution.Processe
     for flag, given in (
         ("--select-on exact_match", settings["select_on"] == "exact_match"),
         ("--resume", resume),
+        # Each process would plan on its own clock and stop at another epoch.
+        ("--time-budget", settings["time_budget"] > 0),
     ):
         if several and given:
-            raise CommandError(f"{flag}: not supported with --distribute on several processes")
+            raise CommandError(
+                f"{flag}: not supported with --distribute on several processes"
+                + ("; give --time-budget 0" if flag == "--time-budget" else "")
+            )
     return processes
 
 
@@ -386,6 +398,7 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
         verbose=1 if sys.stdout.isatty() else 2,
         bucket=settings["bucket"] and text,
         select_on=settings["select_on"],
+        time_budget=60.0 * settings["time_budget"],
     )
     if settings["select_on"] != "loss" and not text:
         raise CommandError(
@@ -420,7 +433,9 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
     fit_started = time.perf_counter()
     with InterruptWatch() as watch:
         if processes is None:
-            run = TrainingRun(model, folder, run_settings, watch)
+            run = TrainingRun(
+                model, folder, run_settings, watch, _schedule(settings, steps_per_epoch)
+            )
         else:
             run = distribution.ShardedRun(processes, model, folder, run_settings, watch)
         history = _fit(run, arrays, checkpoint)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -20,6 +22,7 @@ from seq2seq.training.length_buckets import LengthBuckets
 from seq2seq.training.run_folder import RunFolder
 from seq2seq.training.step_watch import Interrupted, NonFiniteLoss, StepWatch
 from seq2seq.training.streamed_batches import StreamedBatches
+from seq2seq.training.time_budget import TimeBudget
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
@@ -41,6 +44,8 @@ class RunSettings:
         select_on: What early stopping watches and the kept epoch is best at:
             `"loss"` (validation loss) or `"exact_match"` (greedy decoding of the
             validation split, token models).
+        time_budget: Seconds the epochs may take (`TimeBudget` plans how many fit),
+            0 for no limit.
     """
 
     epochs: int
@@ -52,6 +57,7 @@ class RunSettings:
     verbose: int = 2
     bucket: bool = False
     select_on: str = "loss"
+    time_budget: float = 0.0
 
     @property
     def monitor(self) -> str:
@@ -72,6 +78,12 @@ class TrainingRun:
         folder: The run folder (checkpoints and `history.csv` go there).
         settings: A `RunSettings`.
         watch: The `InterruptWatch` the caller entered, or `None` for none.
+        schedule: With a time budget, the learning rate (a schedule) for a run of a
+            given number of epochs: when fewer epochs fit, the optimizer takes
+            `schedule(planned)` (a cosine decay then ends with the last of them).
+            `None`: the rate does not depend on the number of epochs. The model's
+            optimizer must have been built with a schedule too (a number would be a
+            variable of its checkpoints, a schedule is none).
 
     Example:
 
@@ -86,6 +98,7 @@ class TrainingRun:
         folder: RunFolder,
         settings: RunSettings,
         watch: InterruptWatch | None = None,
+        schedule: Callable[[int], Any] | None = None,
     ):
         self.model = model
         self.folder = folder
@@ -104,6 +117,9 @@ class TrainingRun:
         self.steps.set_model(model)
         self._train_size = 0
         self.last_checkpoint: Checkpoint | None = None
+        self.schedule = schedule
+        self.budget: TimeBudget | None = None
+        self._epoch_started: float | None = None
 
     def num_batches(self, size: int) -> int:
         """Steps per epoch for `size` training examples."""
@@ -119,7 +135,34 @@ class TrainingRun:
             "seed": self.settings.seed,
             "history": self.history,
             "early_stopping": self.stopping.get_state(),
+            **(self._budget_state() if self.budget else {}),
         }
+
+    def _budget_state(self) -> dict[str, Any]:
+        state = self.budget.state()
+        if self._epoch_started is not None:  # a checkpoint inside an epoch
+            state["trained_seconds"] += time.perf_counter() - self._epoch_started
+        return state
+
+    @property
+    def planned_epochs(self) -> int:
+        """The epochs the run trains at most: `epochs`, or fewer to fit its time budget."""
+        return self.budget.planned if self.budget else self.settings.epochs
+
+    def _plan_line(self) -> str:
+        budget = self.budget
+        resized = " (learning-rate schedule resized)" if self.schedule is not None else ""
+        pace = f"{budget.pace:.0f} s an epoch" if budget.pace else "no epoch without compiling"
+        return (
+            f"Time budget: {budget.spent / 60:.1f} of {budget.seconds / 60:g} minutes spent, "
+            f"{pace}: training {budget.planned} of {self.settings.epochs} epochs{resized}"
+        )
+
+    def _plan(self, epochs: int) -> None:
+        """Trains `epochs` epochs in all: the schedule resized, the step traced again."""
+        if self.schedule is not None:
+            self.model.optimizer.learning_rate = self.schedule(epochs)
+            self.model.train_function = None  # the traced step holds the old schedule
 
     def _save(self, epoch: int, position: int) -> None:
         # A callback's `model` holds the current values (on JAX it syncs them mid-epoch).
@@ -143,6 +186,13 @@ class TrainingRun:
         self.stopping.set_state(state["early_stopping"], checkpoint.arrays.get("best"))
         self.steps.global_step = checkpoint.global_step
         self.last_checkpoint = checkpoint
+        if self.budget is not None and "planned_epochs" in state:
+            self.budget = TimeBudget(
+                self.settings.time_budget,
+                self.settings.epochs,
+                state["trained_seconds"],
+                state["planned_epochs"],
+            )
 
     def fit(
         self,
@@ -173,6 +223,8 @@ class TrainingRun:
         self._train_size = train.size if streamed else len(x)
         num_batches = self.num_batches(self._train_size)
         epoch, position = 0, 0
+        if self.settings.time_budget:
+            self.budget = TimeBudget(self.settings.time_budget, self.settings.epochs)
         if self.settings.bucket or streamed:
             # Keras builds the loss on the first batch, free-running at full length; a
             # batch padded to its own length would not fit that, so one full row comes first.
@@ -180,14 +232,18 @@ class TrainingRun:
         if resume_from is not None:
             self.resume(resume_from, self._train_size)
             epoch, position = resume_from.epoch, resume_from.position
-        progress = RunProgress(self.settings.epochs, self.settings.verbose)
+            if self.planned_epochs < self.settings.epochs:
+                self._plan(self.planned_epochs)
+        progress = RunProgress(self.planned_epochs, self.settings.verbose)
         callbacks = [progress, self.steps, self.stopping]
         if self.settings.select_on == "exact_match":  # first, so the others see its value
             callbacks.insert(0, ValidationExactMatch(*validation, alternatives=alternatives))
         if getattr(self.model.optimizer, "use_ema", False):  # before all: they judge the average
             callbacks.insert(0, AveragedWeights())
-        while epoch < self.settings.epochs and not self.stopping.stopped:
+        compiles = True  # this process's first epoch traces the step
+        while epoch < self.planned_epochs and not self.stopping.stopped:
             self.steps.begin_epoch(epoch, position, num_batches, resume_from if position else None)
+            self._epoch_started = time.perf_counter()
             result = self.model.fit(
                 **self._epoch_data(train if streamed else x, y, epoch, position),
                 shuffle=False,
@@ -203,10 +259,22 @@ class TrainingRun:
             if not math.isfinite(val_loss):
                 raise NonFiniteLoss(epoch, None, val_loss)
             epoch, position = epoch + 1, 0
+            if self.budget is not None:
+                seconds = time.perf_counter() - self._epoch_started
+                shrank = self.budget.epoch_ended(seconds, compiles, epoch)
+                compiles = False
+                if shrank:
+                    progress.run_epochs = self.planned_epochs
+                    if self.planned_epochs > epoch:
+                        self._plan(self.planned_epochs)
+                        compiles = self.schedule is not None
+                    if self.settings.verbose:
+                        print(self._plan_line(), flush=True)
+            self._epoch_started = None
             self._save(epoch, 0)
             self.folder.write_history(self.history)
             if self.watch.signal is not None and (
-                epoch < self.settings.epochs and not self.stopping.stopped
+                epoch < self.planned_epochs and not self.stopping.stopped
             ):
                 raise Interrupted(self.watch.signal, epoch, 0)
         self.stopping.restore_best()

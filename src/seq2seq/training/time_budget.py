@@ -1,0 +1,80 @@
+"""How many epochs fit in a run's time budget, planned from the pace of those trained."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+
+class TimeBudget:
+    """Plans the epochs of a run that must train within `seconds`.
+
+    After each epoch, `epoch_ended` takes its duration. An epoch that compiled (a
+    process's first, the first after the plan changed) is no pace: its time counts as
+    spent and its excess over the pace as the cost of compiling again. From the first
+    epoch that did not compile, the plan is the epochs trained plus those that fit in
+    the time left at the median pace so far. It only shrinks, never below the epochs
+    trained, and a shrink that leaves epochs to train takes one compilation out of the
+    time left (the caller resizes the learning-rate schedule, which retraces the step).
+    Before any pace is known the plan holds unless the time is spent.
+
+    Args:
+        seconds: The time the epochs may take, validation included.
+        epochs: The most epochs (the plan to start from).
+        spent: Seconds already trained (by a resumed run's earlier processes).
+        planned: The plan when it was saved (a resumed run's), else `epochs`.
+
+    Example:
+
+    >>> from seq2seq.training.time_budget import TimeBudget
+    >>> budget = TimeBudget(seconds=1000, epochs=20)
+    >>> budget.epoch_ended(130.0, compiled=True, done=1)  # compiled: no pace yet
+    False
+    >>> budget.epoch_ended(100.0, compiled=False, done=2)  # 770 s left: 7 epochs fit
+    True
+    >>> budget.planned
+    9
+    """
+
+    def __init__(self, seconds: float, epochs: int, spent: float = 0.0, planned: int | None = None):
+        if not seconds > 0:
+            raise ValueError(
+                f"Invalid time budget: expected seconds > 0. Received: seconds={seconds!r}"
+            )
+        self.seconds = float(seconds)
+        self.spent = float(spent)
+        self.planned = epochs if planned is None else min(planned, epochs)
+        self._paces: list[float] = []
+        self._compiled: list[float] = []
+
+    @property
+    def pace(self) -> float | None:
+        """Seconds an epoch that did not compile takes (the median), None before one."""
+        return statistics.median(self._paces) if self._paces else None
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps so a resumed run follows the same plan."""
+        return {"planned_epochs": self.planned, "trained_seconds": self.spent}
+
+    def epoch_ended(self, seconds: float, compiled: bool, done: int) -> bool:
+        """Records an epoch of `seconds` after which `done` epochs are trained.
+
+        Returns:
+            Whether the plan shrank (`planned` holds the new one).
+        """
+        self.spent += seconds
+        (self._compiled if compiled else self._paces).append(seconds)
+        left = self.seconds - self.spent
+        pace = self.pace
+        if pace is None:
+            fits = done if left <= 0 else self.planned
+        else:
+            fits = done + math.floor(max(left, 0.0) / pace)
+            if fits < self.planned:
+                recompile = max(0.0, max(self._compiled, default=0.0) - pace)
+                fits = done + math.floor(max(left - recompile, 0.0) / pace)
+        if fits >= self.planned:
+            return False
+        self.planned = max(done, fits)
+        return True
