@@ -1,6 +1,9 @@
 """Shared pytest setup: JAX by default, a fixed random seed and a fresh Keras session per test."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -9,6 +12,18 @@ import pytest
 os.environ.setdefault(
     "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 )
+
+# JAX's persistent compilation cache, fresh for each session and shared with the
+# command-line runs the tests start as subprocesses: the tests build the same small
+# models again and again, and a compiled step is reused instead of compiled anew
+# (tests/cli/test_resume.py and test_task_pipelines.py: 255 s against 387 s). A user's
+# own cache directory wins. Read by JAX when it loads, so set before Keras imports it.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="seq2seq-tests-jax-cache-")
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 # `import seq2seq` must come before Keras so that JAX is the default backend.
 import seq2seq  # noqa: F401
