@@ -165,6 +165,5 @@ def test_a_time_budget_is_refused_on_several_processes(tmp_path, monkeypatch):
     with pytest.raises(CommandError) as error:
         train_command.train(settings)
     assert str(error.value) == (
-        "--time-budget: not supported with --distribute on several processes; "
-        "give --time-budget 0"
+        "--time-budget: not supported with --distribute on several processes; give --time-budget 0"
     )

@@ -302,16 +302,15 @@ def _distribute(settings: dict[str, Any], resume: bool) -> distribution.Processe
     if settings["bucket"]:
         raise CommandError("--bucket: not supported with --distribute; give --no-bucket")
     several = processes.num_processes > 1
-    for flag, given in (
-        ("--select-on exact_match", settings["select_on"] == "exact_match"),
-        ("--resume", resume),
+    for flag, given, remedy in (
+        ("--select-on exact_match", settings["select_on"] == "exact_match", ""),
+        ("--resume", resume, ""),
         # Each process would plan on its own clock and stop at another epoch.
-        ("--time-budget", settings["time_budget"] > 0),
+        ("--time-budget", settings["time_budget"] > 0, "; give --time-budget 0"),
     ):
         if several and given:
             raise CommandError(
-                f"{flag}: not supported with --distribute on several processes"
-                + ("; give --time-budget 0" if flag == "--time-budget" else "")
+                f"{flag}: not supported with --distribute on several processes{remedy}"
             )
     return processes
 

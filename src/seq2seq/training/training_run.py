@@ -186,13 +186,17 @@ class TrainingRun:
         self.stopping.set_state(state["early_stopping"], checkpoint.arrays.get("best"))
         self.steps.global_step = checkpoint.global_step
         self.last_checkpoint = checkpoint
-        if self.budget is not None and "planned_epochs" in state:
-            self.budget = TimeBudget(
-                self.settings.time_budget,
-                self.settings.epochs,
-                state["trained_seconds"],
-                state["planned_epochs"],
-            )
+        if self.settings.time_budget:
+            self.budget = self._time_budget(state)
+
+    def _time_budget(self, state: dict[str, Any]) -> TimeBudget:
+        """The run's budget, with a checkpoint `state`'s time trained and plan if it has them."""
+        return TimeBudget(
+            self.settings.time_budget,
+            self.settings.epochs,
+            state.get("trained_seconds", 0.0),
+            state.get("planned_epochs"),
+        )
 
     def fit(
         self,
@@ -223,8 +227,8 @@ class TrainingRun:
         self._train_size = train.size if streamed else len(x)
         num_batches = self.num_batches(self._train_size)
         epoch, position = 0, 0
-        if self.settings.time_budget:
-            self.budget = TimeBudget(self.settings.time_budget, self.settings.epochs)
+        if self.settings.time_budget and resume_from is None:
+            self.budget = self._time_budget({})
         if self.settings.bucket or streamed:
             # Keras builds the loss on the first batch, free-running at full length; a
             # batch padded to its own length would not fit that, so one full row comes first.
