@@ -238,13 +238,32 @@ def test_stacked_decoder_with_dropout_trains(cls, teacher_force):
     assert any(not np.array_equal(b, np.array(w)) for b, w in zip(before, model.trainable_weights))
 
 
+@pytest.mark.parametrize("cls", MODELS, ids=lambda cls: cls.__name__)
+def test_real_valued_outputs_are_float32_on_every_path(cls):
+    """Whichever path a model's decoder takes (the free-running step loop, Seq2Seq's
+    fused linear feedback on oneDNN, SimpleSeq2Seq's output layer after the loop), its
+    real-valued outputs under mixed_bfloat16 are float32, as its token probabilities are,
+    and they follow the float32 model with the same weights to bfloat16's precision."""
+    model = _model(cls, False)
+    x, _ = _data(False)
+    outputs = model(x)
+    assert keras.backend.standardize_dtype(outputs.dtype) == "float32"
+    predicted = model.predict(x, verbose=0)
+    assert predicted.dtype == np.float32
+    exact = _model(cls, False, dtype="float32")
+    exact.set_weights(model.get_weights())
+    expected = exact.predict(x, verbose=0)
+    np.testing.assert_allclose(predicted, expected, atol=0.05 * np.abs(expected).max())
+
+
 def test_free_running_outputs_are_the_output_layers_bfloat16_values():
     """Inside a free-running loop the output layer runs as itself under mixed_bfloat16:
     each step's output, fed back, is the layer's bfloat16 value (in float32 the loop
-    takes the same product without the layer's `__call__`)."""
+    takes the same product without the layer's `__call__`), cast to float32 after it."""
     model = _model(AttentionSeq2Seq, False)
     x, _ = _data(False)
-    outputs = ops.convert_to_numpy(ops.cast(model(x), "float32"))
+    outputs = ops.convert_to_numpy(model(x))
+    assert outputs.dtype == np.float32
     rounded = ops.convert_to_numpy(ops.cast(ops.cast(outputs, "bfloat16"), "float32"))
     np.testing.assert_array_equal(outputs, rounded)
     assert np.abs(outputs).max() > 0  # not all zeros

@@ -37,6 +37,17 @@ def test_the_plan_only_shrinks_and_counts_the_compilation_again():
     assert budget.planned == 6 and budget.pace == 120.0
 
 
+def test_the_plan_keeps_a_margin_for_slower_epochs():
+    budget = TimeBudget(seconds=1000, epochs=20)
+    budget.epoch_ended(100.0, compiled=True, done=1)  # compiled, but no slower
+    assert budget.epoch_ended(100.0, compiled=False, done=2) is True
+    # 800 s left hold 8 epochs of exactly 100 s, 7 of 105 s (the pace plus 5 %).
+    assert budget.planned == 9
+    # A slower epoch then shrinks it no further (planned at exactly the pace, 10, it would).
+    assert budget.epoch_ended(104.0, compiled=False, done=3) is False
+    assert budget.planned == 9
+
+
 def test_spent_before_any_pace_stops_and_a_saved_plan_is_kept():
     budget = TimeBudget(seconds=100, epochs=5)
     assert budget.epoch_ended(130.0, compiled=True, done=1) is True

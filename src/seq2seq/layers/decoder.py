@@ -540,7 +540,9 @@ class Decoder(keras.layers.Layer):
                 _, (_, _, outputs, weights) = fused.scan(
                     free_body, init, xs, length=length, unroll=unroll
                 )
-            outputs = ops.transpose(outputs, (1, 0, 2))
+            # In `state_dtype`, as the other paths' outputs: float32 under a mixed policy
+            # (the steps' bfloat16 values cast up, as Keras' float32 softmax reads them).
+            outputs = ops.cast(ops.transpose(outputs, (1, 0, 2)), self.state_dtype)
         attention = ops.transpose(weights, (1, 0, 2)) if self.attention else None
         return {"outputs": outputs, "attention": attention}
 
