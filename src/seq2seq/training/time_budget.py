@@ -19,9 +19,10 @@ class TimeBudget:
     process's first, the first after the plan changed) is no pace: its time counts as
     spent and its excess over the pace as the cost of compiling again. From the first
     epoch that did not compile, the plan is the epochs trained plus those that fit in
-    the time left at the median pace so far plus `PACE_MARGIN`. It only shrinks, never below the epochs
-    trained, and a shrink that leaves epochs to train takes one compilation out of the
-    time left (the caller resizes the learning-rate schedule, which retraces the step).
+    the time left at the median pace so far (times `PACE_MARGIN`). It only shrinks, never
+    below the epochs trained, and a shrink that leaves epochs to train takes one
+    compilation out of the time left (the caller resizes the learning-rate schedule,
+    which retraces the step).
     Before any pace is known the plan holds unless the time is spent.
 
     Args:
