@@ -76,10 +76,11 @@ class TimeBudget:
         if pace is None:
             fits = done if left <= 0 else self.planned
         else:
-            fits = done + math.floor(max(left, 0.0) / (pace * PACE_MARGIN))
+            epoch = pace * PACE_MARGIN
+            fits = done + math.floor(max(left, 0.0) / epoch)
             if fits < self.planned:
                 recompile = max(0.0, max(self._compiled, default=0.0) - pace)
-                fits = done + math.floor(max(left - recompile, 0.0) / (pace * PACE_MARGIN))
+                fits = done + math.floor(max(left - recompile, 0.0) / epoch)
         if fits >= self.planned:
             return False
         self.planned = max(done, fits)

@@ -186,17 +186,6 @@ class TrainingRun:
         self.stopping.set_state(state["early_stopping"], checkpoint.arrays.get("best"))
         self.steps.global_step = checkpoint.global_step
         self.last_checkpoint = checkpoint
-        if self.settings.time_budget:
-            self.budget = self._time_budget(state)
-
-    def _time_budget(self, state: dict[str, Any]) -> TimeBudget:
-        """The run's budget, with a checkpoint `state`'s time trained and plan if it has them."""
-        return TimeBudget(
-            self.settings.time_budget,
-            self.settings.epochs,
-            state.get("trained_seconds", 0.0),
-            state.get("planned_epochs"),
-        )
 
     def fit(
         self,
@@ -227,8 +216,14 @@ class TrainingRun:
         self._train_size = train.size if streamed else len(x)
         num_batches = self.num_batches(self._train_size)
         epoch, position = 0, 0
-        if self.settings.time_budget and resume_from is None:
-            self.budget = self._time_budget({})
+        if self.settings.time_budget:  # a resumed run keeps its time trained and its plan
+            saved = resume_from.state if resume_from is not None else {}
+            self.budget = TimeBudget(
+                self.settings.time_budget,
+                self.settings.epochs,
+                saved.get("trained_seconds", 0.0),
+                saved.get("planned_epochs"),
+            )
         if self.settings.bucket or streamed:
             # Keras builds the loss on the first batch, free-running at full length; a
             # batch padded to its own length would not fit that, so one full row comes first.
