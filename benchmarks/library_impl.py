@@ -91,7 +91,8 @@ def build(
         "cell": cell,
         "dtype": precision,
     }
-    # BENCH_XLA=1 (the library_xla rows): XLA on TensorFlow, where "auto" means none.
+    # BENCH_XLA=1 (the library_xla and library_compiled rows): XLA on TensorFlow and
+    # torch.compile on PyTorch, where "auto" means neither.
     jit_compile = True if os.environ.get("BENCH_XLA") == "1" else "auto"
     if model in TOKEN_MODELS:
         net = cls(

@@ -22,7 +22,9 @@ Every measurement runs in its own subprocess (``benchmarks.run_one``), so peak m
   JAX CPU device per core (training only);
 * ``library_xla[tensorflow]``: the same on TensorFlow compiled with
   ``jit_compile=True`` (XLA; the default there is no XLA), with
-  ``TF_NUM_INTEROP_THREADS=1``.
+  ``TF_NUM_INTEROP_THREADS=1``;
+* ``library_compiled[torch]``: the same on PyTorch compiled with ``jit_compile=True``
+  (``torch.compile``; the default there is eager).
 
 Measurements are repeated and interleaved (every configuration once per repeat, order
 reshuffled each repeat); tables show medians, min-max, and the ratio of medians to
@@ -65,7 +67,7 @@ from benchmarks.report import finish, merge, parse_label
 
 FULL_IMPLS = ["torch", "torch_heap", "keras_seed", "library", "library_dp"]
 QUICK_IMPLS = ["torch", "keras_seed", "library"]
-ALL_IMPLS = [*FULL_IMPLS, "library_xla"]
+ALL_IMPLS = [*FULL_IMPLS, "library_xla", "library_compiled"]
 
 
 def _csv(kind):
@@ -130,7 +132,8 @@ def parse_args(argv=None):
         help="torch, torch_heap (native PyTorch with the library's glibc heap settings), "
         "keras_seed (float32 only), library, library_dp (JAX only: "
         "keras.distribution.DataParallel over one CPU device per core), library_xla "
-        "(TensorFlow only: compile(jit_compile=True)); default all but library_xla "
+        "(TensorFlow only: compile(jit_compile=True)), library_compiled (PyTorch only: "
+        "the same, torch.compile); default all but library_xla and library_compiled "
         "(quick: torch,keras_seed,library)",
     )
     p.add_argument("--backends", type=_csv(str), default=list(BACKENDS))
@@ -245,6 +248,8 @@ def _launch(impl: str) -> tuple[str, dict]:
         # the compiled step ran at either of two speeds, 1.4x apart; one thread made it
         # steadier in single runs, not in every run (docs/benchmarks.md).
         return "library", {"BENCH_XLA": "1", "TF_NUM_INTEROP_THREADS": "1"}
+    if impl == "library_compiled":
+        return "library", {"BENCH_XLA": "1"}
     return impl, {}
 
 
@@ -269,6 +274,9 @@ def _impl_variants(impls, backends, model, precision="float32"):
         elif impl == "library_xla":
             if "tensorflow" in backends:
                 yield impl, "tensorflow"
+        elif impl == "library_compiled":
+            if "torch" in backends:
+                yield impl, "torch"
         else:
             raise SystemExit(f"unknown impl {impl!r}")
 

@@ -362,3 +362,25 @@ def test_steps_decline_other_dtypes_and_arrays():
         torch_rnn.attention(
             torch.zeros(2, UNITS).bfloat16(), memory, memory, None, kernel, kernel[0]
         )
+
+
+def test_jit_compiled_training_equals_eager_training():
+    # `compile(jit_compile=True)` is `torch.compile` on this backend. PyTorch's compiler
+    # fails on the oneDNN LSTM that `torch._VF.lstm` runs and on the deferred kernels'
+    # side channel: both decline while it traces, and it compiles their fallbacks. (One
+    # LSTM model: a compilation costs about 40 s here.)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 5, 3)).astype("float32")
+    y = rng.normal(size=(4, 3, 3)).astype("float32")
+    losses, trained = [], []
+    for jit_compile in (False, True):
+        keras.utils.set_random_seed(1)
+        model = Seq2Seq(
+            input_dim=3, input_length=5, hidden_dim=6, output_length=3, output_dim=3, cell="lstm"
+        )
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse", jit_compile=jit_compile)
+        losses.append([float(model.train_on_batch(x, y)) for _ in range(2)])
+        trained.append(model.get_weights())
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+    for compiled, eager in zip(trained[1], trained[0]):
+        np.testing.assert_allclose(compiled, eager, rtol=1e-5, atol=1e-6)

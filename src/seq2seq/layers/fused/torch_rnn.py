@@ -15,6 +15,11 @@ with at least one step per row. Right-padded rows run as a packed sequence, so p
 steps keep the state and output zeros, as in `run_steps`; `go_backwards` runs each
 row's real steps from its last one.
 
+While `torch.compile` traces (`compile(jit_compile=True)` on this backend), `lstm` and
+`scan_deferring_kernels` decline: PyTorch's compiler fails on the oneDNN layer that
+`torch._VF.lstm` runs on the CPU and on `_KernelGradients`' side channel, and compiles
+their `keras.ops` fallbacks instead.
+
 `scan` is `keras.ops.scan`'s Python loop with each scanned tensor split once
 (`torch.unbind`). Keras' loop indexes the tensor at every step, and the gradient of each
 index is a zero-filled tensor of the whole sequence's size, added to the others: for the
@@ -105,6 +110,8 @@ def lstm(
     unroll=False,
     length=None,
 ):
+    if torch.compiler.is_compiling():
+        raise NotImplementedError
     weights = (kernel, recurrent_kernel, bias)
     inputs, states, lengths = _accepted(inputs, initial_state, weights, mask, unroll, length)
     weights = [_rows(kernel), _rows(recurrent_kernel), bias, torch.zeros_like(bias)]
@@ -184,7 +191,7 @@ def scan_deferring_kernels(body, init, xs, kernels, unroll=1):
     Float32 kernels only.
     """
     kernels = tuple(torch.as_tensor(k) for k in kernels)
-    if any(k.dtype != torch.float32 for k in kernels):
+    if torch.compiler.is_compiling() or any(k.dtype != torch.float32 for k in kernels):
         raise NotImplementedError
     detached = tuple(k.detach() for k in kernels)
     operands = []  # each step's left operands, read by the backward pass
