@@ -21,7 +21,8 @@ and what they cost on the project's 2-core machine (shared with other jobs):
 - JAX: 30 + 170 + 50 = 250, about 3 min 30 s alone. The time is not for the cases'
   arithmetic but because op-by-op JAX compiles each operation for every new shape
   (about 30 ms each), hence few valid cases and few distinct sizes; once the drawn sizes
-  are compiled, more cases cost little (24 valid cases took 207 s alone, 30 took 210 s);
+  are compiled, more cases cost little (the file's valid and invalid-argument tests alone:
+  207 s with 24 valid cases, 210 s with 30);
 - TensorFlow: 30 + 170 + 50 = 250 (40 valid cases took 129 s in a whole suite's run,
   30 took 89 s);
 - PyTorch: 150 + 170 + 50 = 370, about 45 s.
