@@ -68,6 +68,8 @@ from benchmarks.report import finish, merge, parse_label
 FULL_IMPLS = ["torch", "torch_heap", "keras_seed", "library", "library_dp"]
 QUICK_IMPLS = ["torch", "keras_seed", "library"]
 ALL_IMPLS = [*FULL_IMPLS, "library_xla", "library_compiled"]
+# The implementations measured on one backend only.
+ONE_BACKEND = {"library_dp": "jax", "library_xla": "tensorflow", "library_compiled": "torch"}
 
 
 def _csv(kind):
@@ -268,15 +270,9 @@ def _impl_variants(impls, backends, model, precision="float32"):
         elif impl == "library":
             for b in backends:
                 yield impl, b
-        elif impl == "library_dp":
-            if "jax" in backends:
-                yield impl, "jax"
-        elif impl == "library_xla":
-            if "tensorflow" in backends:
-                yield impl, "tensorflow"
-        elif impl == "library_compiled":
-            if "torch" in backends:
-                yield impl, "torch"
+        elif impl in ONE_BACKEND:
+            if ONE_BACKEND[impl] in backends:
+                yield impl, ONE_BACKEND[impl]
         else:
             raise SystemExit(f"unknown impl {impl!r}")
 
