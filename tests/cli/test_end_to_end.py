@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 from cli_helpers import assert_printed_matches, run, train_relative_npz
+from helpers import backend_independent
 
 from seq2seq.data.tasks import get_task
 from seq2seq.models import AttentionSeq2Seq, Seq2Seq
@@ -157,6 +158,7 @@ def g2p_run(tmp_path_factory):
     )  # fmt: skip
 
 
+@backend_independent
 def test_g2p_reports_phoneme_and_word_error_rates(g2p_run):
     folder, out = g2p_run
     run_dir = folder / "run"
@@ -169,6 +171,7 @@ def test_g2p_reports_phoneme_and_word_error_rates(g2p_run):
     assert_printed_matches(out, report)
 
 
+@backend_independent
 def test_g2p_evaluate_uses_the_training_split(g2p_run):
     folder, _ = g2p_run
     run_dir = folder / "run"
@@ -182,6 +185,7 @@ def test_g2p_evaluate_uses_the_training_split(g2p_run):
     assert_printed_matches(out, evaluated)
 
 
+@backend_independent
 def test_g2p_predict_with_beam_and_attention(g2p_run, tmp_path):
     import keras
 
@@ -208,6 +212,7 @@ def co2_run(tmp_path_factory):
     )  # fmt: skip
 
 
+@backend_independent
 def test_co2_reports_errors_in_ppm(co2_run):
     folder, out = co2_run
     run_dir = folder / "run"

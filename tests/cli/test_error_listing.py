@@ -3,6 +3,7 @@
 import json
 
 from cli_helpers import run
+from helpers import backend_independent
 
 from seq2seq.commands.inference import format_report, wrong_predictions
 
@@ -26,6 +27,7 @@ def test_the_first_wrong_outputs_in_order_any_reference_counts_as_right():
     ]
 
 
+@backend_independent
 def test_train_writes_and_evaluate_prints_the_wrong_outputs(tmp_path):
     out = tmp_path / "run"
     code, _, err = run("train", "--task", "reverse", "--max-examples", "200", "--epochs", "1",

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 from cli_helpers import run
+from helpers import backend_independent
 
 from seq2seq.commands.errors import CommandError
 from seq2seq.commands.train import _alternatives, build_model, learning_rate
@@ -45,6 +46,7 @@ def test_model_gets_clipping_smoothing_and_dropout():
     assert not model.optimizer.use_ema and not plain.optimizer.use_ema
 
 
+@backend_independent
 def test_ema_trains_a_run_that_keeps_the_average(tmp_path):
     out = tmp_path / "run"
     status, _, err = run("train", "--task", "reverse", "--max-examples", "200", "--epochs", "1",
@@ -98,6 +100,7 @@ def test_precision_builds_a_mixed_model_that_its_file_keeps(tmp_path):
     assert loaded.decoder.cells[0].compute_dtype == "bfloat16"
 
 
+@backend_independent
 def test_auto_precision_is_recorded_resolved_in_the_run_folder(tmp_path, monkeypatch):
     """`--precision auto` trains in `hardware.fast_precision()`'s policy, and the run's
     config.toml records that policy, so a resumed run keeps it on any machine."""
@@ -135,6 +138,7 @@ def test_selection_scores_every_reference_of_a_validation_source():
     assert _alternatives({"targets": ["T OW"], "references": [["T OW"]]}, vocabulary, 4) is None
 
 
+@backend_independent
 def test_a_time_budget_trains_the_epochs_that_fit(tmp_path):
     """A budget of 0.06 s is spent by the first epoch: the run stops there, says so, and
     scores the model as usual; its config.toml keeps the budget for a resume."""

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 from cli_helpers import run
+from helpers import backend_independent
 
 from seq2seq.commands.datasets import load_dataset
 from seq2seq.config import SETTINGS, ConfigError, load_config, resolve_settings
@@ -112,6 +113,7 @@ def test_load_dataset_levels(tmp_path):
     assert (data.source_level, data.target_level) == ("word", "word")
 
 
+@backend_independent
 def test_char_to_word_dictionary_trains_and_evaluates(tmp_path):
     table = _dictionary(tmp_path / "dict.tsv")
     code, out, err = run(

@@ -16,6 +16,7 @@ from seq2seq.commands.errors import CommandError
 from seq2seq.commands.inference import predict_values, relative_inputs, score_split
 from seq2seq.models import SimpleSeq2Seq
 from tests.cli.cli_helpers import assert_printed_matches, run, train_relative_npz
+from tests.helpers import backend_independent
 
 IN_LEN, OUT_LEN = 6, 3
 
@@ -102,6 +103,7 @@ def covariate_run(tmp_path_factory):
     return folder, train_relative_npz(folder, x, y), x, y
 
 
+@backend_independent
 def test_train_evaluate_predict_with_a_covariate(covariate_run):
     folder, out, x, y = covariate_run
     run_dir = folder / "run"
@@ -129,6 +131,7 @@ def test_train_evaluate_predict_with_a_covariate(covariate_run):
     assert mae == pytest.approx(evaluated["metrics"]["mae"], rel=1e-3)
 
 
+@backend_independent
 def test_predict_names_a_file_with_the_wrong_features(covariate_run, tmp_path):
     folder, _, x, _ = covariate_run
     np.savez(tmp_path / "one.npz", x=x[..., :1])

@@ -17,18 +17,15 @@ import keras
 import numpy as np
 import pytest
 from cli_helpers import run
+from helpers import backend_independent
 
 from seq2seq.config import load_config
 from seq2seq.training.checkpoint import Checkpoint
 from seq2seq.training.run_folder import RunFolder
 from seq2seq.training.step_watch import StepWatch
 
-# Command-line logic that is the same on every backend runs on JAX only (each run costs
-# a compilation); the resume itself is checked on every backend by the SIGINT test here
-# and by tests/training/test_training_run.py.
-jax_only = pytest.mark.skipif(
-    keras.backend.backend() != "jax", reason="backend-independent command-line logic"
-)
+# The resume itself is checked on every backend by the SIGINT test here and by
+# tests/training/test_training_run.py; the rest runs on JAX (`backend_independent`).
 
 # About 40 steps per epoch at a tiny size: quick, and room for several checkpoints.
 TRAIN = ["--task", "reverse", "--max-examples", "1000", "--hidden", "8",
@@ -78,7 +75,7 @@ def _interrupt_at(monkeypatch, step, signum):
 
 @pytest.mark.parametrize(
     "signum, status",
-    [(signal.SIGINT, 130), pytest.param(signal.SIGTERM, 143, marks=jax_only)],
+    [(signal.SIGINT, 130), pytest.param(signal.SIGTERM, 143, marks=backend_independent)],
 )
 def test_a_signal_checkpoints_and_the_resumed_run_ends_the_same(
     signum, status, reference, tmp_path, monkeypatch
@@ -114,7 +111,7 @@ def test_resuming_a_finished_run_says_so(reference):
     assert (reference / "metrics.json").read_text() == before
 
 
-@jax_only
+@backend_independent
 def test_a_run_killed_before_its_first_checkpoint_starts_again(reference, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
@@ -132,7 +129,7 @@ def test_a_run_killed_before_its_first_checkpoint_starts_again(reference, tmp_pa
     _assert_same_run(out, reference)
 
 
-@jax_only
+@backend_independent
 def test_a_corrupt_last_checkpoint_falls_back_to_the_one_before(reference, tmp_path, monkeypatch):
     out = tmp_path / "run"
     with monkeypatch.context() as patch:
@@ -191,7 +188,7 @@ def test_a_new_run_refuses_a_folder_that_holds_one(reference, tmp_path):
     )
 
 
-@jax_only
+@backend_independent
 def test_overwrite_replaces_an_earlier_run(reference, tmp_path):
     out = tmp_path / "run"
     code, _, err = run("train", *TRAIN, "--epochs", "1", "--out", out)

@@ -6,12 +6,15 @@ import sys
 
 import numpy as np
 from cli_helpers import run
+from helpers import backend_independent
 
 from seq2seq.commands.inference import load_model
 from seq2seq.data.subword_vocabulary import SubwordVocabulary
 from seq2seq.data.vocabulary import Vocabulary
 
 WORDS = ("lower", "lowest", "newer", "newest", "wider", "widest")
+
+pytestmark = backend_independent
 
 
 def test_subword_source_char_target_trains_and_predicts(tmp_path):

@@ -19,9 +19,12 @@ from collections import Counter
 
 import pytest
 from cli_helpers import run
+from helpers import backend_independent
 
 from seq2seq.data.tasks import get_task
 from seq2seq.metrics import token_error_rate
+
+pytestmark = backend_independent
 
 # The model's error rate must be at most this fraction of the trivial predictor's.
 MARGIN = 0.85
