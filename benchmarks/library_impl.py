@@ -91,9 +91,9 @@ def build(
         "cell": cell,
         "dtype": precision,
     }
-    # BENCH_XLA=1 (the library_xla and library_compiled rows): XLA on TensorFlow and
+    # BENCH_JIT_COMPILE=1 (the library_xla and library_compiled rows): XLA on TensorFlow and
     # torch.compile on PyTorch, where "auto" means neither.
-    jit_compile = True if os.environ.get("BENCH_XLA") == "1" else "auto"
+    jit_compile = True if os.environ.get("BENCH_JIT_COMPILE") == "1" else "auto"
     if model in TOKEN_MODELS:
         net = cls(
             input_vocab_size=VOCAB, output_vocab_size=VOCAB, embedding_dim=EMBEDDING, **common

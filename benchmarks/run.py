@@ -249,9 +249,9 @@ def _launch(impl: str) -> tuple[str, dict]:
         # One inter-op thread: with TensorFlow's default pool beside XLA's on two cores
         # the compiled step ran at either of two speeds, 1.4x apart; one thread made it
         # steadier in single runs, not in every run (docs/benchmarks.md).
-        return "library", {"BENCH_XLA": "1", "TF_NUM_INTEROP_THREADS": "1"}
+        return "library", {"BENCH_JIT_COMPILE": "1", "TF_NUM_INTEROP_THREADS": "1"}
     if impl == "library_compiled":
-        return "library", {"BENCH_XLA": "1"}
+        return "library", {"BENCH_JIT_COMPILE": "1"}
     return impl, {}
 
 
