@@ -34,7 +34,7 @@ run_job() {
 # arguments the files in $split run in the last lane after its backends, so that the
 # lanes end at about the same time.
 args=("$@")
-split=(tests/models/test_properties.py)
+split=(tests/models/test_properties.py tests/cli/test_resume.py)
 ((lanes > 1 && ${#backends[@]} > 1 && $# == 0)) || split=()
 ignored=()
 for path in "${split[@]}"; do ignored+=(--ignore "$path"); done

@@ -17,7 +17,7 @@ from seq2seq.models import load_model
 ATOL = 1e-5
 
 # Command-line and data logic that is the same on every backend (task pipelines, recipes,
-# vocabularies, reports, time budgets) runs on JAX only, the command's default backend:
+# reports, streaming, length buckets, time budgets) runs on JAX only, the command's default:
 # each such test trains a model, and training itself is tested on every backend by the
 # model, decoding and training tests and by tests/cli/test_end_to_end.py's TSV and .npz
 # runs.

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 from cli_helpers import run
+from helpers import backend_independent
 
 from seq2seq.commands.predict import decode_lines
 from seq2seq.data.errors import DataFileError
@@ -124,6 +125,7 @@ def test_too_small_file_to_split(tmp_path):
     _assert_one_line_error(code, out, err, "pairs.tsv: only 2 examples")
 
 
+@backend_independent
 def test_python_dash_m_reports_a_bad_file(tmp_path):
     (tmp_path / "bad.csv").write_bytes(b"source,target\nabc,\n")
     env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax")}

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 from cli_helpers import run
+from helpers import backend_independent
 
 from seq2seq.commands import datasets
 from seq2seq.commands.errors import CommandError
@@ -26,6 +27,7 @@ def data_file(tmp_path_factory):
     return path
 
 
+@backend_independent
 def test_streamed_subword_run_trains_predicts_and_resumes(data_file, tmp_path):
     out = tmp_path / "run"
     code, printed, err = run(

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from helpers import backend_independent
 
 from seq2seq.callbacks.validation_exact_match import ValidationExactMatch, exact_match
 from seq2seq.commands.train import seed_everything
@@ -68,6 +69,7 @@ def test_exact_match_counts_a_row_right_on_any_of_its_alternatives():
     assert exact_match(ids, targets, (np.zeros(0, int), np.zeros((0, 3), int))) == 0.5
 
 
+@backend_independent
 def test_history_holds_the_validation_exact_match_of_greedy_decoding(whole):
     _, weights, history = whole
     assert sorted(history) == ["loss", "val_exact_match", "val_loss"]
@@ -87,6 +89,7 @@ def test_history_holds_the_validation_exact_match_of_greedy_decoding(whole):
 
 
 @pytest.mark.parametrize("step", [9])  # inside the second epoch
+@backend_independent
 def test_resuming_a_bucketed_run_ends_as_never_interrupted(whole, tmp_path, step):
     source, weights, history = whole
     folder = RunFolder(tmp_path)

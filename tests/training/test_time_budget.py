@@ -4,6 +4,7 @@ plan kept by a resumed run (a fake clock gives each epoch its duration)."""
 import keras
 import numpy as np
 import pytest
+from helpers import backend_independent
 from test_training_run import _data, _model
 
 from seq2seq.training import training_run
@@ -105,6 +106,7 @@ def _weights_at(folder, step):
     return model.get_weights()
 
 
+@backend_independent
 def test_a_run_trains_the_epochs_that_fit_on_the_resized_schedule(tmp_path, monkeypatch):
     durations = [130.0] + [100.0] * 19
     _, history, planned = _budget_run(tmp_path, monkeypatch, durations)
@@ -120,6 +122,7 @@ def test_a_run_trains_the_epochs_that_fit_on_the_resized_schedule(tmp_path, monk
     assert state["planned_epochs"] == 9 and state["trained_seconds"] == 330.0
 
 
+@backend_independent
 def test_a_resumed_run_keeps_its_plan_and_its_schedule(tmp_path, monkeypatch):
     whole, history, _ = _budget_run(tmp_path / "whole", monkeypatch, [130.0] + [100.0] * 19)
     folder = RunFolder(tmp_path / "resumed")
@@ -137,6 +140,7 @@ def test_a_resumed_run_keeps_its_plan_and_its_schedule(tmp_path, monkeypatch):
     assert folder.latest_checkpoint().state["trained_seconds"] == 330.0 + 6 * 1.0
 
 
+@backend_independent
 def test_a_budget_spent_in_the_first_epoch_ends_the_run(tmp_path, monkeypatch):
     _, history, planned = _budget_run(tmp_path, monkeypatch, [130.0] * 20, seconds=100.0)
     assert len(history["loss"]) == 1 and planned == []  # nothing left to resize
