@@ -274,11 +274,9 @@ def _wait_for(condition, process, timeout=120):
     return True
 
 
-@pytest.mark.skipif(
-    keras.backend.backend() != "jax",
-    reason="one process per kill costs seconds of start-up each; the signal tests above "
-    "cover the resume on every backend",
-)
+# One process per kill costs seconds of start-up each; the signal tests above cover the
+# resume on every backend.
+@backend_independent
 def test_sigkill_at_random_points_then_resume_ends_as_never_interrupted(reference, tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "KERAS_BACKEND": "jax"}

@@ -4,20 +4,17 @@ loss, a batch larger than the data, a config file of a newer version."""
 import errno
 import os
 
-import keras
 import numpy as np
 import pytest
 from catalogue import expect, expect_cli, message_of, run
+from helpers import backend_independent
 
 from seq2seq.config import ConfigError, load_config
 from seq2seq.models.base import Seq2SeqModel
 from seq2seq.training import checkpoint
 
-# Entries that need a training run are checked on JAX only: the messages do not depend on
-# the backend, and each run costs a compilation.
-needs_training = pytest.mark.skipif(
-    keras.backend.backend() != "jax", reason="backend-independent messages; each run compiles"
-)
+# Entries that need a training run are checked on JAX only (`backend_independent`): the
+# messages do not depend on the backend, and each run costs a compilation.
 
 TRAIN = ["--hidden", "4", "--embedding-dim", "4", "--epochs", "1", "--batch-size", "8"]
 
@@ -51,7 +48,7 @@ def test_out_cannot_be_written(tmp_path):
     expect_cli("E81", "train", "pairs.tsv", *TRAIN, "--out", "notes.txt")
 
 
-@needs_training
+@backend_independent
 def test_a_folder_that_holds_a_run():
     assert run("train", "pairs.tsv", *TRAIN, "--out", "run")[0] == 0
     expect_cli("E82", "train", "pairs.tsv", *TRAIN, "--out", "run")
@@ -64,7 +61,7 @@ def test_resume_on_what_is_not_a_run(tmp_path):
     expect_cli("E85", "train", "--resume", "data")
 
 
-@needs_training
+@backend_independent
 def test_resume_messages_that_are_not_errors(tmp_path):
     assert run("train", "pairs.tsv", *TRAIN, "--out", "run", "--checkpoint-every", "2")[0] == 0
     code, out, err = run("train", "--resume", "run")
@@ -78,7 +75,7 @@ def test_resume_messages_that_are_not_errors(tmp_path):
     expect("E86", out.splitlines()[0])
 
 
-@needs_training
+@backend_independent
 def test_a_corrupt_checkpoint_is_skipped(tmp_path):
     assert run("train", "pairs.tsv", *TRAIN, "--out", "run", "--checkpoint-every", "2")[0] == 0
     (tmp_path / "run" / "metrics.json").unlink()
@@ -89,7 +86,7 @@ def test_a_corrupt_checkpoint_is_skipped(tmp_path):
     expect("E87", err.strip())
 
 
-@needs_training
+@backend_independent
 def test_resume_after_the_data_changed(tmp_path):
     assert run("train", "pairs.tsv", *TRAIN, "--out", "run", "--epochs", "2")[0] == 0
     (tmp_path / "run" / "metrics.json").unlink()
@@ -98,14 +95,14 @@ def test_resume_after_the_data_changed(tmp_path):
     expect_cli("E89", "train", "--resume", "run")
 
 
-@needs_training
+@backend_independent
 def test_a_full_disk_during_a_checkpoint(monkeypatch):
     monkeypatch.setattr(checkpoint.np, "savez", _full_disk)
     expect("E90", _error_during_training(["pairs.tsv", *TRAIN, "--out", "run"]))
     assert [p.name for p in (os.scandir("run/checkpoints"))] == []  # nothing torn left
 
 
-@needs_training
+@backend_independent
 def test_a_full_disk_while_saving_the_model(tmp_path, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(Seq2SeqModel, "save", _full_disk)
@@ -118,7 +115,7 @@ def test_a_full_disk_while_saving_the_model(tmp_path, monkeypatch):
     ).exists()
 
 
-@needs_training
+@backend_independent
 def test_a_diverging_loss_exits_3(tmp_path):
     rng = np.random.default_rng(0)
     x, y = rng.random((60, 4, 2), dtype=np.float32), rng.random((60, 3, 2), dtype=np.float32)
@@ -128,7 +125,7 @@ def test_a_diverging_loss_exits_3(tmp_path):
     expect("E92", _error_during_training(args, status=3))
 
 
-@needs_training
+@backend_independent
 def test_a_batch_larger_than_the_data_is_a_warning():
     code, out, err = run("train", "pairs.tsv", *TRAIN, "--batch-size", "64", "--out", "run")
     assert code == 0

@@ -4,8 +4,8 @@ Six models (three classes, token and real-valued) are trained for twenty small
 steps here, so that greedy decoding emits varied tokens with clear margins, and
 saved; a fresh process on the next backend of the cycle JAX -> TensorFlow -> PyTorch -> JAX
 (`cross_backend_predict.py`) loads them with `seq2seq.models.load_model` and writes
-its predictions: token ids must be
-identical (and their log-probabilities within 1e-5), real values within 1e-5. One
+its predictions: token ids must be identical (and their log-probabilities within 1e-5),
+real values within 1e-5. One
 model is also loaded compiled and trained one step further, with the same loss: the
 saved `jit_compile` (XLA on JAX) must not follow it to TensorFlow, where XLA cannot
 differentiate the decoder's loop. Each backend's suite runs this test, so every backend
