@@ -15,9 +15,16 @@ namespace ffi = xla::ffi;
 
 namespace {
 
-constexpr int64_t kWidth = 16;  // floats per vector
-typedef float vf __attribute__((vector_size(64)));
-typedef int32_t vi __attribute__((vector_size(64)));
+// One vector is a register: 16 floats with AVX-512, 8 with AVX2 alone. A block of the
+// matrix multiply keeps kRows x kCols vectors of the product in registers (32 of them
+// with AVX-512, 16 with AVX2), with kCols of the right-hand side and one broadcast.
+#ifdef __AVX512F__
+constexpr int64_t kWidth = 16, kRows = 4, kCols = 4;
+#else
+constexpr int64_t kWidth = 8, kRows = 4, kCols = 2;
+#endif
+typedef float vf __attribute__((vector_size(kWidth * 4)));
+typedef int32_t vi __attribute__((vector_size(kWidth * 4)));
 
 inline vf load(const float* p) {
   vf v;
@@ -79,24 +86,24 @@ inline void block(const float* a, int64_t lda, const float* b, int64_t ldb, int6
     for (int q = 0; q < Q; ++q) store(c + r * ldc + q * kWidth, acc[r][q]);
 }
 
-// c[rows, n] = init (or 0) + a[rows, k] @ b[k, n]; n a multiple of 16, all row-major.
+// c[rows, n] = init (or 0) + a[rows, k] @ b[k, n]; n a multiple of kWidth, all row-major.
 void matmul(const float* a, int64_t lda, int64_t rows, const float* b, int64_t k, int64_t n,
             const float* init, int64_t ldi, float* c, int64_t ldc) {
   for (int64_t j = 0; j < n;) {
-    if (n - j >= 4 * kWidth) {
+    if (n - j >= kCols * kWidth) {
       int64_t r = 0;
-      for (; r + 4 <= rows; r += 4)
-        block<4, 4>(a + r * lda, lda, b + j, n, k, init ? init + r * ldi + j : nullptr, ldi,
-                    c + r * ldc + j, ldc);
+      for (; r + kRows <= rows; r += kRows)
+        block<kRows, kCols>(a + r * lda, lda, b + j, n, k,
+                            init ? init + r * ldi + j : nullptr, ldi, c + r * ldc + j, ldc);
       for (; r < rows; ++r)
-        block<1, 4>(a + r * lda, lda, b + j, n, k, init ? init + r * ldi + j : nullptr, ldi,
-                    c + r * ldc + j, ldc);
-      j += 4 * kWidth;
+        block<1, kCols>(a + r * lda, lda, b + j, n, k, init ? init + r * ldi + j : nullptr,
+                        ldi, c + r * ldc + j, ldc);
+      j += kCols * kWidth;
     } else {
       int64_t r = 0;
-      for (; r + 4 <= rows; r += 4)
-        block<4, 1>(a + r * lda, lda, b + j, n, k, init ? init + r * ldi + j : nullptr, ldi,
-                    c + r * ldc + j, ldc);
+      for (; r + kRows <= rows; r += kRows)
+        block<kRows, 1>(a + r * lda, lda, b + j, n, k, init ? init + r * ldi + j : nullptr,
+                        ldi, c + r * ldc + j, ldc);
       for (; r < rows; ++r)
         block<1, 1>(a + r * lda, lda, b + j, n, k, init ? init + r * ldi + j : nullptr, ldi,
                     c + r * ldc + j, ldc);

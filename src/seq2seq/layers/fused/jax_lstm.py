@@ -71,20 +71,21 @@ def _build():
 
     # The native forward loop's matrix multiply is slower than XLA's from hidden 256 on
     # (measured, T=20: batch 64 at par, batch 1,024 0.73x; batch 64 at hidden 512 0.76x),
-    # where XLA's per-step product is large enough to use every core. Its backward loop
-    # was at par or faster at every size measured (hidden 64-512, batch 64-1,024).
-    forward_max_units = 128
+    # where XLA's per-step product is large enough to use every core. With AVX-512 its
+    # backward loop was at par or faster at every size measured (hidden 64-512, batch
+    # 64-1,024); with AVX2 alone (8-float vectors) level at 256 and slower at 512, so
+    # there both loops stop at `max_units` (docs/benchmarks.md, "An AVX2-only CPU").
+    max_units = 128
 
     def native_or_xla(native_loop, xla_loop, arrays, units, forward):
         """`native_loop(*arrays)` on the CPU where `seq2seq.native` applies, else
         `xla_loop(*arrays)`."""
         applies = (
             units % 16 == 0
-            and (units <= forward_max_units or not forward)
+            and (units <= max_units or not forward and hardware.avx512())
             and all(a.dtype == jnp.float32 for a in arrays)
             # Data parallel: XLA cannot partition a custom call over the batch.
             and keras.distribution.distribution() is None
-            and hardware.avx512()
             and native.lstm_library() is not None
         )
         if not applies:
