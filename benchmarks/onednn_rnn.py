@@ -7,7 +7,8 @@ interleaved repeat by repeat:
 
 - `onednn`: the layer on `seq2seq.native.onednn` (the float32 LSTM routed there too);
 - `existing`: the paths before oneDNN: the float32 LSTM on `seq2seq.native`'s loops
-  (with AVX-512; on AVX2 alone on `jax_lstm`'s XLA loops, `hardware.avx512`), everything else on the `keras.ops` loop (`lax.scan`);
+  (above 128 units with AVX-512 only, else on `jax_lstm`'s XLA loops, `hardware.avx512`),
+  everything else on the `keras.ops` loop (`lax.scan`);
 - `torch`: `torch.nn.LSTM`/`torch.nn.GRU`, float32 or under `torch.autocast` bfloat16.
 
 Each path runs in its own process, one after the other for each cell and dtype: in one

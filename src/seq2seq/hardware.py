@@ -5,7 +5,8 @@ since Zen 4, Intel since Cooper Lake; ``amx_bf16``: Intel Xeon since Sapphire Ra
 and on accelerators. On a CPU without them (AVX2 only) they are converted to float32
 and run slower than float32 itself: a g2p training step took 1.8x as long under
 `mixed_bfloat16` as in float32 on such a CPU (docs/results.md). The float32 LSTM's own
-kernels (`seq2seq.native`'s loops, oneDNN's LSTM) pay with AVX-512 only (`avx512`).
+kernels (oneDNN's LSTM, `seq2seq.native`'s loops above 128 units) pay with AVX-512 only
+(`avx512`).
 """
 
 import functools
@@ -47,10 +48,12 @@ def accelerated() -> bool:
 def avx512() -> bool:
     """Whether the CPU has AVX-512 (`avx512f`).
 
-    Without it (AVX2 only) XLA's own loop runs the float32 LSTM faster than
-    `seq2seq.native`'s loops and oneDNN's LSTM: trained at 0.95-1.41x PyTorch's speed on
-    XLA's loop against 0.33-1.24x on those kernels, every model at hidden 64, 256 and 512
-    (docs/benchmarks.md, "An AVX2-only CPU"), so the JAX layers keep XLA's loop there.
+    Without it (AVX2 only) XLA's own loop runs the float32 LSTM faster than oneDNN's
+    LSTM and than `seq2seq.native`'s backward loop above 128 units: every model at
+    hidden 256 and 512 trained at 0.86-1.44x PyTorch's speed on XLA's loops against
+    0.39-1.24x on those kernels (docs/benchmarks.md, "An AVX2-only CPU"), so the JAX
+    layers keep XLA's loops there. Up to 128 units the native loops (built for AVX2
+    there) stay the faster ones on either CPU.
     """
     return "avx512f" in cpu_info()[1]
 

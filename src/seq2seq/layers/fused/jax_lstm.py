@@ -7,8 +7,8 @@ all four gates, see `lstm_cell.gate_scales`), runs the backward recurrence for
 `dh`/`dc` only, and computes the kernel's gradient after the loop as one large matrix
 multiply over all steps. It takes inputs already projected, masked or not. On the CPU
 the two loops themselves run as native calls where `seq2seq.native` is built (float32,
-units a multiple of 16, no `keras.distribution`, a CPU with AVX-512: on AVX2 alone XLA's
-loops are faster, `hardware.avx512`), else as `lax.scan`. `jax_rnn` calls
+units a multiple of 16, no `keras.distribution`; above 128 units the backward loop alone,
+and only on a CPU with AVX-512, `hardware.avx512`), else as `lax.scan`. `jax_rnn` calls
 it for the fused `lstm` (`seq2seq.layers.fused`); `tests/layers/fused/test_jax_lstm.py`
 checks that all paths give the same outputs and gradients.
 """
