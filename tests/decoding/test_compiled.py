@@ -64,3 +64,32 @@ def test_tensorflow_generates_from_graphs():
     functions = list(model._seq2seq_generate_cache.values())
     assert len(functions) == len(SETTINGS)
     assert all(isinstance(f, tf.types.experimental.GenericFunction) for f in functions)
+
+
+@pytest.mark.skipif(keras.config.backend() != "jax", reason="JAX's compiler options")
+@pytest.mark.parametrize("avx512", [True, False])
+def test_jax_generation_without_ynnpack_fusions_on_avx2_agrees(monkeypatch, avx512):
+    """On a CPU without AVX-512 JAX compiles generation without XLA's YNNPACK fusions
+    (faster there); the tokens and scores are the generic path's either way."""
+    import jax
+    import jax.numpy as jnp
+
+    from seq2seq import hardware
+    from seq2seq.decoding import compiled
+
+    monkeypatch.setattr(hardware, "avx512", lambda: avx512)
+    options = compiled.compiler_options()
+    if avx512 or not compiled._option_known():
+        assert options is None
+    else:
+        assert options == {"xla_cpu_experimental_ynn_fusion_type": ""}
+        # The attention's energy, as generation computes it: no YNNPACK fusion left.
+        energy = jax.jit(lambda q, k: jnp.tanh(q[:, None] + k).sum(-1), compiler_options=options)
+        text = energy.lower(jnp.ones((64, 32)), jnp.ones((64, 5, 32))).compile().as_text()
+        assert "ynn_fusion" not in text
+    model = make_model()
+    for settings in SETTINGS[:2]:
+        fast = generate(model, X, **settings)
+        generic = generate(model, X, compiled=False, **settings)
+        np.testing.assert_array_equal(fast["ids"], generic["ids"])
+        np.testing.assert_allclose(fast["log_probs"], generic["log_probs"], atol=1e-5)

@@ -8,10 +8,17 @@ the variables themselves, so a cached function keeps working after the weights c
 (training, `load_weights`). PyTorch, and `compiled=False`, call `fn` as it is (the
 generic fallback); all give the same results (tests/decoding/test_compiled.py). No path
 changes any variable.
+
+On a CPU without AVX-512 JAX compiles generation without XLA's YNNPACK fusions
+(`compiler_options`): there they made the attention model's generation slower (1,024
+sequences, hidden 256: beam 5 1.6-1.8x, greedy GRU 1.3x faster without them, greedy
+LSTM level; docs/benchmarks.md, "An AVX2-only CPU"), while training keeps them (it is
+faster with them).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -82,7 +89,7 @@ def _jax_compile(model: keras.Model, fn: GenerateFn) -> GenerateFn:
         with keras.StatelessScope(state_mapping=mapping):
             return fn(x, seed)
 
-    jitted = jax.jit(stateless)
+    jitted = jax.jit(stateless, compiler_options=compiler_options())
 
     def call(x, seed):
         trainable = [v.value for v in model.trainable_variables]
@@ -90,6 +97,31 @@ def _jax_compile(model: keras.Model, fn: GenerateFn) -> GenerateFn:
         return jitted(trainable, non_trainable, x, seed)
 
     return call
+
+
+_NO_YNN_FUSIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+
+
+def compiler_options() -> dict | None:
+    """XLA's options for JAX's generation functions: without YNNPACK fusions on a CPU
+    without AVX-512 (see above), else None (XLA's defaults)."""
+    from seq2seq import hardware
+
+    if hardware.accelerated() or hardware.avx512() or not _option_known():
+        return None
+    return dict(_NO_YNN_FUSIONS)
+
+
+@functools.lru_cache(maxsize=1)
+def _option_known() -> bool:
+    """Whether this jaxlib's XLA has the option (experimental: a later one may not)."""
+    import jax
+
+    try:
+        jax.jit(lambda: 0, compiler_options=_NO_YNN_FUSIONS).lower().compile()
+    except jax.errors.JaxRuntimeError:
+        return False
+    return True
 
 
 def _tf_compile(fn: GenerateFn, xla: bool) -> GenerateFn:
