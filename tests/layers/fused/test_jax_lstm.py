@@ -185,11 +185,11 @@ def test_the_avx2_build_of_the_native_loops_agrees(tmp_path):
     import subprocess
     import sys
 
-    from seq2seq import hardware
+    from seq2seq import hardware, native
 
     if not hardware.avx512():
         pytest.skip("this CPU builds the AVX2 variant in the test above")
-    if shutil.which("c++") is None and shutil.which("g++") is None:
+    if native.compiler() is None:
         pytest.skip("no C++ compiler: the native kernels are not built")
     script = (
         "import sys, pytest\n"

@@ -82,7 +82,7 @@ def _build():
         `xla_loop(*arrays)`."""
         applies = (
             units % 16 == 0
-            and (units <= max_units or not forward and hardware.avx512())
+            and (units <= max_units or (not forward and hardware.avx512()))
             and all(a.dtype == jnp.float32 for a in arrays)
             # Data parallel: XLA cannot partition a custom call over the batch.
             and keras.distribution.distribution() is None
