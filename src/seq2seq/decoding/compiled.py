@@ -9,11 +9,11 @@ the variables themselves, so a cached function keeps working after the weights c
 generic fallback); all give the same results (tests/decoding/test_compiled.py). No path
 changes any variable.
 
-On a CPU without AVX-512 JAX compiles generation without XLA's YNNPACK fusions
-(`compiler_options`): there they made the attention model's generation slower (1,024
-sequences, hidden 256: beam 5 1.6-1.8x, greedy GRU 1.3x faster without them, greedy
-LSTM level; docs/benchmarks.md, "An AVX2-only CPU"), while training keeps them (it is
-faster with them).
+On a CPU JAX compiles generation without XLA's YNNPACK fusions (`compiler_options`):
+they made the attention model's generation slower (1,024 sequences, hidden 256, without
+them: on AVX2 beam 5 1.6-1.8x and greedy GRU 1.3x faster, greedy LSTM level; on AVX-512
+beam 5 1.1-1.3x and greedy 1.1-1.3x faster, greedy GRU level; docs/benchmarks.md),
+while training keeps them (it is faster with them).
 """
 
 from __future__ import annotations
@@ -104,10 +104,10 @@ _NO_YNN_FUSIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
 
 def compiler_options() -> dict | None:
     """XLA's options for JAX's generation functions: without YNNPACK fusions on a CPU
-    without AVX-512 (see above), else None (XLA's defaults)."""
+    (see above), else None (XLA's defaults)."""
     from seq2seq import hardware
 
-    if hardware.accelerated() or hardware.avx512() or not _option_known():
+    if hardware.accelerated() or not _option_known():
         return None
     return dict(_NO_YNN_FUSIONS)
 
