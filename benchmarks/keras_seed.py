@@ -52,7 +52,9 @@ def time_training(
         raise ValueError("the seed's Keras model is measured in float32 only")
     import keras
 
-    keras.utils.set_random_seed(0)
+    from seq2seq.commands.train import seed_everything
+
+    seed_everything(0)  # keras.utils.set_random_seed would import TensorFlow
     net = build(hidden, length, cell=cell)
     x, y = synthetic_data("simple", (warmup + steps) * batch, length)
     out = keras_fit_timing(net, x, y, steps, warmup, batch)

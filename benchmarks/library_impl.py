@@ -119,7 +119,9 @@ def time_training(
 ) -> dict:
     import keras
 
-    keras.utils.set_random_seed(0)
+    from seq2seq.commands.train import seed_everything
+
+    seed_everything(0)  # keras.utils.set_random_seed would import TensorFlow
     if os.environ.get("BENCH_DATA_PARALLEL") == "1":
         if keras.backend.backend() != "jax":
             raise LibraryUnavailable("data parallelism on keras.distribution needs JAX")
@@ -149,7 +151,9 @@ def time_generation(
     """Times ``model.generate`` on ``n`` token sequences (untrained weights, one warm-up)."""
     import keras
 
-    keras.utils.set_random_seed(0)
+    from seq2seq.commands.train import seed_everything
+
+    seed_everything(0)  # keras.utils.set_random_seed would import TensorFlow
     net = build("attention", hidden, length, cell, precision)
     rng = np.random.default_rng(123)
     x = rng.integers(3, VOCAB, size=(n, length), dtype=np.int32)
