@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from helpers import assert_close, random_sequences, run_layer_test, to_numpy
 
-from seq2seq.layers import Encoder
+from seq2seq.layers import Encoder, fused
 
 BATCH, TIME, FEATURES, UNITS = 2, 5, 3, 4
 
@@ -98,14 +98,18 @@ def test_token_input_masks_padding(cell):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_token_projections_by_lookup_match_the_product(cell):
+def test_token_projections_by_lookup_match_the_product(cell, monkeypatch):
     ids = np.random.default_rng(0).integers(0, 6, size=(4, 5)).astype("int32")  # 0: padding
     encoder = Encoder(
         UNITS, depth=2, cell=cell, bidirectional=True, input_vocab_size=6, embedding_dim=3
     )
-    assert encoder.projects_by_lookup(ids)  # 6 ids, 20 tokens
+    # The lookup where the backend runs this cell's projected inputs fused (6 ids, 20
+    # tokens); else the product, for the fused call on unprojected inputs.
+    assert encoder.projects_by_lookup(ids) == fused.runs_projected(cell, "float32")
     assert not encoder.projects_by_lookup(ids, training=True)
     assert not encoder.projects_by_lookup(ids[:1])  # 6 ids, 5 tokens
+    monkeypatch.setattr(fused, "runs_projected", lambda recurrence, dtype: True)
+    assert encoder.projects_by_lookup(ids)
     by_lookup = to_numpy(encoder(ids))
     by_product = to_numpy(encoder(ids, training=True))  # no dropout: the same maths
     for key in ("outputs", "last"):

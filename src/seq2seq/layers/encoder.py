@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from seq2seq.conventions import PAD_ID
+from seq2seq.layers import fused
 from seq2seq.layers.recurrent import Recurrent
 
 MERGE_MODES = ("concat", "sum", "ave", "mul")
@@ -162,9 +163,15 @@ class Encoder(keras.layers.Layer):
         layer's projections are a table `cell.project(embeddings)` of one row per
         token, gathered per step: the same values without the `(batch * time)`-row
         matrix multiply (generation encodes 1,024 sequences at once). Training keeps
-        the product, whose gradient is cheaper than the gather's.
+        the product, whose gradient is cheaper than the gather's. So does a cell whose
+        fused recurrence takes unprojected inputs only (`fused.runs_projected` false:
+        JAX's GRU on oneDNN, which would decline projected ones for Keras' generic
+        loop: 1,024 sequences' greedy generation 0.44 s against 0.57 s; docs/benchmarks.md).
         """
         if self.embedding is None or training:
+            return False
+        cell = self.forward_layers[0].cell
+        if not fused.runs_projected(cell.recurrence, cell.compute_dtype):
             return False
         batch, time = inputs.shape[0], inputs.shape[1]
         return batch is not None and time is not None and self.input_vocab_size <= batch * time
