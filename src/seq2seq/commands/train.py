@@ -39,6 +39,7 @@ from seq2seq.plotting import plot_history
 from seq2seq.training import distribution
 from seq2seq.training.checkpoint import Checkpoint, CheckpointError
 from seq2seq.training.interrupts import InterruptWatch
+from seq2seq.training.resizable_cosine_decay import ResizableCosineDecay
 from seq2seq.training.run_folder import RunFolder
 from seq2seq.training.step_watch import Interrupted, NonFiniteLoss
 from seq2seq.training.streamed_batches import StreamedBatches
@@ -154,13 +155,15 @@ def learning_rate(settings: dict[str, Any], steps_per_epoch: int) -> float | Any
     `schedule = "cosine"` decays the rate to 0 along a half cosine over every
     step of the run (`epochs * steps_per_epoch`); `warmup_steps` first raise it
     linearly from 0. Both depend on the optimizer's step count only, which a
-    checkpoint holds, so a resumed run continues on the same curve.
+    checkpoint holds, so a resumed run continues on the same curve. The cosine is
+    a `ResizableCosineDecay`: a time budget shortens it without compiling the
+    training step again.
     """
     rate = settings["learning_rate"]
     warmup = settings["warmup_steps"]
     total = settings["epochs"] * steps_per_epoch
     if settings["schedule"] == "cosine":
-        return keras.optimizers.schedules.CosineDecay(
+        return ResizableCosineDecay(
             0.0 if warmup else rate,
             decay_steps=max(1, total - warmup),
             warmup_target=rate if warmup else None,
@@ -173,11 +176,10 @@ def learning_rate(settings: dict[str, Any], steps_per_epoch: int) -> float | Any
     return rate
 
 
-def _schedule(settings: dict[str, Any], steps_per_epoch: int):
-    """The learning rate for a run of a given number of epochs, where it depends on it."""
-    if settings["schedule"] != "cosine":
-        return None
-    return lambda epochs: learning_rate({**settings, "epochs": epochs}, steps_per_epoch)
+def _resizable(model: keras.Model) -> ResizableCosineDecay | None:
+    """The optimizer's schedule where the run's length sets it, for a time budget to resize."""
+    rate = getattr(model.optimizer, "_learning_rate", None)  # where Keras keeps a schedule
+    return rate if isinstance(rate, ResizableCosineDecay) else None
 
 
 def build_model(
@@ -432,9 +434,7 @@ def train(settings: dict[str, Any], resume: bool = False, overwrite: bool = Fals
     fit_started = time.perf_counter()
     with InterruptWatch() as watch:
         if processes is None:
-            run = TrainingRun(
-                model, folder, run_settings, watch, _schedule(settings, steps_per_epoch)
-            )
+            run = TrainingRun(model, folder, run_settings, watch, _resizable(model))
         else:
             run = distribution.ShardedRun(processes, model, folder, run_settings, watch)
         history = _fit(run, arrays, checkpoint)

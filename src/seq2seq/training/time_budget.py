@@ -6,9 +6,9 @@ import math
 import statistics
 from typing import Any
 
-# Epochs of one run vary by a few percent (g2p on 2 cores: 308-318 s, 359-389 s): the
-# plan takes each epoch as the median pace plus this much, so that a slower epoch later
-# does not shrink the plan again, which would cost one more compilation.
+# Epochs of one run vary by a few percent (g2p on 2 cores: 308-318 s, 359-389 s, 188-202 s):
+# the plan takes each epoch as the median pace plus this much, so that a slower epoch later
+# rarely shrinks the plan again.
 PACE_MARGIN = 1.05
 
 
@@ -16,13 +16,11 @@ class TimeBudget:
     """Plans the epochs of a run that must train within `seconds`.
 
     After each epoch, `epoch_ended` takes its duration. An epoch that compiled (a
-    process's first, the first after the plan changed) is no pace: its time counts as
-    spent and its excess over the pace as the cost of compiling again. From the first
-    epoch that did not compile, the plan is the epochs trained plus those that fit in
-    the time left at the median pace so far (times `PACE_MARGIN`). It only shrinks, never
-    below the epochs trained, and a shrink that leaves epochs to train takes one
-    compilation out of the time left (the caller resizes the learning-rate schedule,
-    which retraces the step).
+    process's first) is no pace: its time counts as spent. From the first epoch that
+    did not compile, the plan is the epochs trained plus those that fit in the time
+    left at the median pace so far (times `PACE_MARGIN`). It only shrinks, never below
+    the epochs trained (the caller resizes the learning-rate schedule, which the
+    compiled step reads as state: nothing is compiled again).
     Before any pace is known the plan holds unless the time is spent.
 
     Args:
@@ -52,7 +50,6 @@ class TimeBudget:
         self.spent = float(spent)
         self.planned = epochs if planned is None else min(planned, epochs)
         self._paces: list[float] = []
-        self._compiled: list[float] = []
 
     @property
     def pace(self) -> float | None:
@@ -70,17 +67,14 @@ class TimeBudget:
             Whether the plan shrank (`planned` holds the new one).
         """
         self.spent += seconds
-        (self._compiled if compiled else self._paces).append(seconds)
+        if not compiled:
+            self._paces.append(seconds)
         left = self.seconds - self.spent
         pace = self.pace
         if pace is None:
             fits = done if left <= 0 else self.planned
         else:
-            epoch = pace * PACE_MARGIN
-            fits = done + math.floor(max(left, 0.0) / epoch)
-            if fits < self.planned:
-                recompile = max(0.0, max(self._compiled, default=0.0) - pace)
-                fits = done + math.floor(max(left - recompile, 0.0) / epoch)
+            fits = done + math.floor(max(left, 0.0) / (pace * PACE_MARGIN))
         if fits >= self.planned:
             return False
         self.planned = max(done, fits)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -19,6 +18,7 @@ from seq2seq.training.checkpoint import Checkpoint, CheckpointError, epoch_order
 from seq2seq.training.dynamic_batches import fit_batches
 from seq2seq.training.interrupts import InterruptWatch
 from seq2seq.training.length_buckets import LengthBuckets
+from seq2seq.training.resizable_cosine_decay import ResizableCosineDecay
 from seq2seq.training.run_folder import RunFolder
 from seq2seq.training.step_watch import Interrupted, NonFiniteLoss, StepWatch
 from seq2seq.training.streamed_batches import StreamedBatches
@@ -78,12 +78,12 @@ class TrainingRun:
         folder: The run folder (checkpoints and `history.csv` go there).
         settings: A `RunSettings`.
         watch: The `InterruptWatch` the caller entered, or `None` for none.
-        schedule: With a time budget, the learning rate (a schedule) for a run of a
-            given number of epochs: when fewer epochs fit, the optimizer takes
-            `schedule(planned)` (a cosine decay then ends with the last of them).
-            `None`: the rate does not depend on the number of epochs. The model's
-            optimizer must have been built with a schedule too (a number would be a
-            variable of its checkpoints, a schedule is none).
+        schedule: The optimizer's learning rate where it depends on the run's length
+            (a `ResizableCosineDecay` over every step of `epochs`), `None` where it
+            does not. With a time budget it is attached to the optimizer for the
+            run (`fit` detaches it at the end): when fewer epochs fit, it is
+            resized to end with the last of them, and the compiled step follows
+            without being traced again.
 
     Example:
 
@@ -98,7 +98,7 @@ class TrainingRun:
         folder: RunFolder,
         settings: RunSettings,
         watch: InterruptWatch | None = None,
-        schedule: Callable[[int], Any] | None = None,
+        schedule: ResizableCosineDecay | None = None,
     ):
         self.model = model
         self.folder = folder
@@ -159,10 +159,9 @@ class TrainingRun:
         )
 
     def _plan(self, epochs: int) -> None:
-        """Trains `epochs` epochs in all: the schedule resized, the step traced again."""
+        """Trains `epochs` epochs in all: the schedule resized (the step reads its length)."""
         if self.schedule is not None:
-            self.model.optimizer.learning_rate = self.schedule(epochs)
-            self.model.train_function = None  # the traced step holds the old schedule
+            self.schedule.resize_to_total(epochs * self.num_batches(self._train_size))
 
     def _save(self, epoch: int, position: int) -> None:
         # A callback's `model` holds the current values (on JAX it syncs them mid-epoch).
@@ -214,8 +213,6 @@ class TrainingRun:
         streamed = isinstance(train, StreamedBatches)
         x, y = train.first_row() if streamed else train
         self._train_size = train.size if streamed else len(x)
-        num_batches = self.num_batches(self._train_size)
-        epoch, position = 0, 0
         if self.settings.time_budget:  # a resumed run keeps its time trained and its plan
             saved = resume_from.state if resume_from is not None else {}
             self.budget = TimeBudget(
@@ -224,6 +221,21 @@ class TrainingRun:
                 saved.get("trained_seconds", 0.0),
                 saved.get("planned_epochs"),
             )
+        resizes = self.budget is not None and self.schedule is not None
+        if resizes:  # before the optimizer is built, as in every process of the run
+            self.schedule.attach(self.model.optimizer)
+        try:
+            return self._fit(train, (x, y), validation, resume_from, alternatives)
+        finally:
+            if resizes:  # a saved model holds a plain schedule of the length reached
+                self.schedule.detach(self.model.optimizer)
+
+    def _fit(self, train, first, validation, resume_from, alternatives) -> dict[str, list[float]]:
+        """`fit`'s epochs; `first` holds the training arrays (a streamed file's first row)."""
+        streamed = isinstance(train, StreamedBatches)
+        x, y = first
+        num_batches = self.num_batches(self._train_size)
+        epoch, position = 0, 0
         if self.settings.bucket or streamed:
             # Keras builds the loss on the first batch, free-running at full length; a
             # batch padded to its own length would not fit that, so one full row comes first.
@@ -266,7 +278,6 @@ class TrainingRun:
                     progress.run_epochs = self.planned_epochs
                     if self.planned_epochs > epoch:
                         self._plan(self.planned_epochs)
-                        compiles = self.schedule is not None
                     if self.settings.verbose:
                         print(self._plan_line(), flush=True)
             self._epoch_started = None
