@@ -19,6 +19,10 @@ from seq2seq.backend import choose_default_backend  # noqa: E402
 
 choose_default_backend()
 
+# The loss and the learning-rate schedule that `seq2seq train` saves in its model files:
+# registered here, so that `import seq2seq` is all that loading one compiled needs.
+import seq2seq.losses  # noqa: E402, F401
+import seq2seq.training.resizable_cosine_decay  # noqa: E402, F401
 from seq2seq.models import AttentionSeq2Seq, Seq2Seq, Seq2SeqModel, SimpleSeq2Seq  # noqa: E402
 
 __all__ = ["AttentionSeq2Seq", "Seq2Seq", "Seq2SeqModel", "SimpleSeq2Seq", "__version__"]

@@ -1,11 +1,19 @@
 """`ResizableCosineDecay`: Keras' cosine decay whose length a compiled step reads as state."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
 from test_training_run import _data, _model
 
+from seq2seq.commands.train import build_model
+from seq2seq.config import resolve_settings
 from seq2seq.training.resizable_cosine_decay import ResizableCosineDecay
+
+TEXT_SHAPES = {"input_vocab_size": 9, "output_vocab_size": 8, "output_length": 5}
 
 
 @pytest.mark.parametrize("warmup", [0, 30])
@@ -63,3 +71,24 @@ def test_attaching_twice_is_refused():
     schedule.attach(optimizer)
     with pytest.raises(ValueError, match="already attached"):
         schedule.attach(optimizer)
+
+
+def test_import_seq2seq_is_all_a_saved_model_needs(tmp_path):
+    """A model as `seq2seq train` compiles it (its loss and cosine schedule are seq2seq
+    classes) loads compiled in a new process that imports nothing else."""
+    settings = resolve_settings(
+        {"hidden": 4, "embedding_dim": 4, "schedule": "cosine", "epochs": 3}
+    )
+    model = build_model(settings, TEXT_SHAPES, text=True, steps_per_epoch=10)
+    model.save(tmp_path / "model.keras")
+    load = (
+        "import sys, seq2seq.models; model = seq2seq.models.load_model(sys.argv[1], compile=True); "
+        "print(type(model.loss).__name__, model.optimizer._learning_rate.get_config()['decay_steps'])"
+    )
+    env = {**os.environ, "KERAS_BACKEND": keras.backend.backend()}
+    result = subprocess.run(
+        [sys.executable, "-c", load, str(tmp_path / "model.keras")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-2:] == ["TokenCrossEntropy", str(3 * 10)]
