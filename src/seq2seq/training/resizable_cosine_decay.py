@@ -15,7 +15,7 @@ class ResizableCosineDecay(keras.optimizers.schedules.CosineDecay):
     `CosineDecay` of another length means tracing and compiling the step again (on
     JAX, minutes for a model with many batch shapes). Attached to its optimizer,
     this schedule keeps `decay_steps` in an optimizer variable instead: the step
-    reads it like the optimizer's other state, `resize` assigns it, and the next
+    reads it like the optimizer's other state, `resize_to_total` assigns it, and the next
     step follows the new curve with nothing traced again. While attached the
     variable is part of the optimizer's state (and of a run's checkpoints);
     `detach` turns it back into a number before the model is saved, so a saved
@@ -78,10 +78,14 @@ class ResizableCosineDecay(keras.optimizers.schedules.CosineDecay):
         """Takes the variable out of `optimizer`; `decay_steps` is a number again."""
         if self._variable is None:
             return
-        steps = round(float(keras.ops.convert_to_numpy(self._variable.value)))
+        steps = self._variable_steps()
         optimizer._untrack_variable(self._variable)  # Keras' own way to drop a rate variable
         self._variable = None
         self._decay_steps = steps
+
+    def _variable_steps(self) -> int:
+        """The length the variable holds (assigned by a resize or a checkpoint's restore)."""
+        return round(float(keras.ops.convert_to_numpy(self._variable.value)))
 
     def resize_to_total(self, total_steps: int) -> None:
         """Decays over a run of `total_steps` steps: the warm-up, then the cosine."""
@@ -90,5 +94,5 @@ class ResizableCosineDecay(keras.optimizers.schedules.CosineDecay):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         if self._variable is not None:
-            config["decay_steps"] = round(float(keras.ops.convert_to_numpy(self._variable.value)))
+            config["decay_steps"] = self._variable_steps()
         return config

@@ -243,8 +243,7 @@ class TrainingRun:
         if resume_from is not None:
             self.resume(resume_from, self._train_size)
             epoch, position = resume_from.epoch, resume_from.position
-            if self.planned_epochs < self.settings.epochs:
-                self._plan(self.planned_epochs)
+            # An attached schedule's length came back with the optimizer's variables.
         progress = RunProgress(self.planned_epochs, self.settings.verbose)
         callbacks = [progress, self.steps, self.stopping]
         if self.settings.select_on == "exact_match":  # first, so the others see its value
