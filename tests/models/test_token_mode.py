@@ -94,3 +94,42 @@ def test_input_padding_changes_nothing(model_cls):
     padded = np.concatenate([x, np.zeros((BATCH, 3), x.dtype)], axis=1)
     assert_close(model(padded), model(x), atol=1e-5)
     assert_close(model.encode(padded)["context"], model.encode(x)["context"], atol=1e-5)
+
+
+@pytest.mark.usefixtures("op_by_op")
+@pytest.mark.parametrize("model_cls", [SimpleSeq2Seq, Seq2Seq, AttentionSeq2Seq])
+def test_inference_with_targets_runs_free_for_the_targets_steps(model_cls):
+    # `evaluate` on batches whose targets are cut to their own length (a bucketed run's
+    # validation): the free-running outputs of that many steps, not teacher forced.
+    model = model_cls(**TOKEN, depth=2, logits=True)
+    x, y = _ids()
+    full = to_numpy(model(x))
+    for steps in (1, 3, OUT_LEN):
+        cut = to_numpy(model([x, y[:, :steps]], training=False))
+        assert cut.shape == (BATCH, steps, len(TARGET))
+        assert_close(cut, full[:, :steps], atol=1e-6)
+    if model.uses_feedback:  # teacher forcing (training) feeds `y`, not the model's outputs
+        teacher_forced = to_numpy(model([x, y], training=True))
+        assert np.abs(teacher_forced - full)[:, 1:].max() > 1e-3
+
+
+@pytest.mark.parametrize("model_cls", [SimpleSeq2Seq, AttentionSeq2Seq])
+def test_evaluating_length_bucketed_batches_scores_as_whole_width_ones(model_cls):
+    from seq2seq.training.length_buckets import LengthBuckets
+
+    model = model_cls(**{**TOKEN, "output_length": 8}, input_length=None)
+    model.compile(optimizer="adam")
+    rng = np.random.default_rng(0)
+    lengths = [1, 6, 2, 7, 1, 5]  # in batches of 2 by source length: targets of 2, 6, 8 ids
+    x = SOURCE.encode(["".join(rng.choice(list("abcde"), n)) for n in lengths], max_length=8)
+    y = TARGET.encode(["".join(rng.choice(list("xyz"), n)) for n in lengths], max_length=8)
+    model.evaluate(x[:1], y[:1], verbose=0)  # builds the loss at full width
+    batches = LengthBuckets(x, y, np.arange(len(x)), batch_size=2, seed=0,
+                            trim_targets=model.uses_feedback, pool_batches=None)  # fmt: skip
+    widths = sorted(batches[i][1].shape[1] for i in range(len(batches)))
+    assert widths == ([4, 8, 8] if model.uses_feedback else [8, 8, 8])
+    whole = [
+        model.evaluate(x[rows], y[rows], batch_size=len(rows), verbose=0) * len(rows)
+        for rows in batches.batches
+    ]
+    assert model.evaluate(batches, verbose=0) == pytest.approx(sum(whole) / len(x), rel=1e-5)

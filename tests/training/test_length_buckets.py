@@ -71,3 +71,15 @@ def test_targets_keep_their_width_unless_trimmed(data):
     x, y, _, _ = data
     batches = LengthBuckets(x, y, np.arange(len(x)), batch_size=32, seed=0, trim_targets=False)
     assert {batches[i][1].shape[1] for i in range(len(batches))} == {31}
+
+
+def test_without_pools_the_batches_cut_one_sorted_order(data):
+    x, y, x_lengths, _ = data
+    order = np.random.default_rng(2).permutation(len(x))
+    batches = LengthBuckets(x, y, order, batch_size=32, seed=0, pool_batches=None)
+    spans = sorted((x_lengths[m].min(), x_lengths[m].max()) for m in batches.batches)
+    # Batch after batch of the whole set sorted by length: no two overlap but at an end.
+    assert all(low >= high for (_, high), (low, _) in zip(spans, spans[1:]))
+    pooled = LengthBuckets(x, y, order, batch_size=32, seed=0, pool_batches=4)
+    width = sum(batches[i][0][0].shape[1] for i in range(len(batches)))
+    assert width < sum(pooled[i][0][0].shape[1] for i in range(len(pooled)))

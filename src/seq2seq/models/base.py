@@ -183,6 +183,8 @@ class Seq2SeqModel(keras.Model):
     def call(self, inputs, training=False):
         x, targets = self._split_inputs(inputs)
         self._check_input_tensor(x)
+        if not training and targets is not None:
+            return self._finish(self._free_running_like(x, targets))
         use_targets = (
             training and targets is not None and (self.teacher_force or self.scheduled_sampling)
         )
@@ -196,6 +198,20 @@ class Seq2SeqModel(keras.Model):
             )
         result = self._forward(x, targets, training, sample_mask)
         return self._finish(result["outputs"])
+
+    def _free_running_like(self, x, targets):
+        """Free-running outputs as long as `targets`: what `evaluate` scores in batches whose
+        targets are cut to their own length (`LengthBuckets`, a run's validation).
+
+        The decoder runs that many steps when the length is known when tracing, else
+        `output_length` steps cut to it; a step's output does not depend on later ones,
+        so the steps run are those of a full-length decode.
+        """
+        steps = targets.shape[1]
+        if isinstance(steps, int):
+            return self.generation_outputs(x, steps)["outputs"]
+        outputs = self.generation_outputs(x, self.output_length)["outputs"]
+        return outputs[:, : ops.shape(targets)[1]]
 
     def _finish(self, outputs):
         if self.token_mode and not self.logits:

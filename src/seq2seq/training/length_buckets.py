@@ -73,6 +73,8 @@ class LengthBuckets(keras.utils.PyDataset):
         skip: Batches already trained in this epoch.
         trim_targets: Pad targets to the batch too (a model whose decoder runs as many
             steps as its teacher-forced targets); else they keep their full width.
+        pool_batches: Batches' worth of examples sorted together; None sorts them all
+            (the fewest padded steps, for data that is not trained on: validation).
         **kwargs: `keras.utils.PyDataset` arguments.
 
     Example:
@@ -85,13 +87,24 @@ class LengthBuckets(keras.utils.PyDataset):
     [(4, 4), (4, 6)]
     """
 
-    def __init__(self, x, y, order, batch_size, seed, skip=0, trim_targets=True, **kwargs):
+    def __init__(
+        self,
+        x,
+        y,
+        order,
+        batch_size,
+        seed,
+        skip=0,
+        trim_targets=True,
+        pool_batches=POOL_BATCHES,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.x, self.y = x, y
         self.trim_targets = trim_targets
         x_lengths, y_lengths = sequence_lengths(x), sequence_lengths(y)
         batches = []
-        pool = POOL_BATCHES * batch_size
+        pool = len(order) if pool_batches is None else pool_batches * batch_size
         for start in range(0, len(order), pool):
             members = np.asarray(order[start : start + pool])
             batches += sorted_batches(members, x_lengths, y_lengths, batch_size)

@@ -14,6 +14,7 @@ from seq2seq.callbacks.averaged_weights import AveragedWeights
 from seq2seq.callbacks.resumable_early_stopping import ResumableEarlyStopping
 from seq2seq.callbacks.run_progress import RunProgress
 from seq2seq.callbacks.validation_exact_match import ValidationExactMatch
+from seq2seq.config import PREDICT_BATCH_SIZE
 from seq2seq.training.checkpoint import Checkpoint, CheckpointError, epoch_order
 from seq2seq.training.dynamic_batches import fit_batches
 from seq2seq.training.interrupts import InterruptWatch
@@ -250,6 +251,7 @@ class TrainingRun:
             callbacks.insert(0, ValidationExactMatch(*validation, alternatives=alternatives))
         if getattr(self.model.optimizer, "use_ema", False):  # before all: they judge the average
             callbacks.insert(0, AveragedWeights())
+        validation_data = self._validation_data(validation)
         compiles = True  # this process's first epoch traces the step
         while epoch < self.planned_epochs and not self.stopping.stopped:
             self.steps.begin_epoch(epoch, position, num_batches, resume_from if position else None)
@@ -259,7 +261,7 @@ class TrainingRun:
                 shuffle=False,
                 initial_epoch=epoch,
                 epochs=epoch + 1,
-                validation_data=validation,
+                validation_data=validation_data,
                 callbacks=callbacks,
                 verbose=0,
             )
@@ -307,6 +309,24 @@ class TrainingRun:
             trim_targets=self._trim_targets(),
         )  # fmt: skip
         return {"x": fit_batches(batches)}
+
+    def _validation_data(self, validation: Arrays) -> Arrays | LengthBuckets:
+        """`fit`'s `validation_data`: with `bucket`, the validation pairs sorted by length
+        and cut into batches of `PREDICT_BATCH_SIZE`, each padded to its own longest pair,
+        so the free-running decoder runs as many steps as the batch's targets (the
+        model's `_free_running_like`), not `output_length` for every batch.
+
+        The validation loss is then the mean of these batches' losses weighted by their
+        rows (Keras' aggregation), not of batches of 32 in the data's order: the same
+        per-pair losses, grouped differently.
+        """
+        if not self.settings.bucket:
+            return validation
+        x, y = validation
+        return LengthBuckets(
+            x, y, np.arange(len(x)), PREDICT_BATCH_SIZE, seed=0,
+            trim_targets=self.model.uses_feedback, pool_batches=None,
+        )  # fmt: skip
 
     def _trim_targets(self) -> bool:
         """Whether batches pad targets to their own length (the decoder runs as many steps)."""
