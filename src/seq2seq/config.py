@@ -94,6 +94,12 @@ SETTINGS: dict[str, Setting] = {
     "cell": Setting(str, "lstm", "the recurrent cell", CELL_NAMES),
     "hidden": Setting(int, 64, "hidden size of the recurrent layers", minimum=1),
     "depth": Setting(int, 1, "stacked recurrent layers in encoder and decoder", minimum=1),
+    "encoder_depth": Setting(
+        int, None, "stacked recurrent layers in the encoder (default: --depth)", minimum=1
+    ),
+    "decoder_depth": Setting(
+        int, None, "stacked recurrent layers in the decoder (default: --depth)", minimum=1
+    ),
     "embedding_dim": Setting(int, 32, "size of the token embeddings", minimum=1),
     "epochs": Setting(int, 20, "the most epochs to train", minimum=1),
     "time_budget": Setting(

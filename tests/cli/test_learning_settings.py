@@ -46,6 +46,16 @@ def test_model_gets_clipping_smoothing_and_dropout():
     assert not model.optimizer.use_ema and not plain.optimizer.use_ema
 
 
+def test_encoder_and_decoder_depths_override_depth():
+    shapes, base = TEXT_SHAPES, {"hidden": 4, "embedding_dim": 4, "depth": 2}
+    model = build_model(resolve_settings({**base, "encoder_depth": 3}), shapes, text=True)
+    assert (model.encoder_depth, model.decoder_depth) == (3, 2)
+    model = build_model(resolve_settings({**base, "decoder_depth": 1}), shapes, text=True)
+    assert (model.encoder_depth, model.decoder_depth) == (2, 1)
+    model = build_model(resolve_settings(base), shapes, text=True)
+    assert (model.encoder_depth, model.decoder_depth) == (2, 2) and model.depth == 2
+
+
 @backend_independent
 def test_ema_trains_a_run_that_keeps_the_average(tmp_path):
     out = tmp_path / "run"

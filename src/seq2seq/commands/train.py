@@ -182,13 +182,25 @@ def _resizable(model: keras.Model) -> ResizableCosineDecay | None:
     return rate if isinstance(rate, ResizableCosineDecay) else None
 
 
+def model_depth(settings: dict[str, Any]) -> int | tuple[int, int]:
+    """The model's `depth`: `depth`, or an `(encoder, decoder)` pair where either side is set."""
+    encoder, decoder = settings.get("encoder_depth"), settings.get("decoder_depth")
+    if encoder is None and decoder is None:
+        return settings["depth"]
+    return (encoder or settings["depth"], decoder or settings["depth"])
+
+
+def _depth_text(depth: int | tuple[int, int]) -> str:
+    return str(depth) if isinstance(depth, int) else f"{depth[0]} (encoder), {depth[1]} (decoder)"
+
+
 def build_model(
     settings: dict[str, Any], shapes: dict[str, Any], text: bool, steps_per_epoch: int = 1
 ) -> keras.Model:
     """Creates and compiles the model that `settings` describe for data of `shapes`."""
     arguments = dict(
         hidden_dim=settings["hidden"],
-        depth=settings["depth"],
+        depth=model_depth(settings),
         cell=settings["cell"],
         dropout=settings["dropout"],
         input_length=None,
@@ -219,7 +231,7 @@ def _describe(settings: dict[str, Any], model: keras.Model, dataset: Dataset, ou
     sizes = ", ".join(f"{dataset.size(name)} {name}" for name in ("train", "validation", "test"))
     return (
         f"Training {type(model).__name__} ({settings['cell']}, hidden {settings['hidden']}, "
-        f"depth {settings['depth']}, {model.count_params():,} parameters) on "
+        f"depth {_depth_text(model_depth(settings))}, {model.count_params():,} parameters) on "
         f"{dataset.description} ({sizes}) for up to {settings['epochs']} epochs -> {out}"
     )
 
