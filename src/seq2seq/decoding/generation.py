@@ -90,7 +90,10 @@ def generate(
         max_length: Steps at most; default the model's `output_length`.
         temperature, top_k, top_p, seed: Random sampling (`"random"`).
         batch_size: Inputs decoded together; the last batch is filled up to this
-            size so one compiled function serves every batch. Stateful models use
+            size so one compiled function serves every batch. Greedy and beam
+            search batch token inputs by length, shortest first (the outputs come
+            back in the inputs' order), so a batch's loop ends with its longest
+            output; random sampling keeps the inputs' order. Stateful models use
             their own batch size, and generation leaves their carried states as
             they are.
         return_text: Also decode the ids with the model's `target_vocabulary`.
