@@ -21,12 +21,12 @@ from seq2seq.arguments import (
     check_temperature,
     check_top_p,
 )
+from seq2seq.conventions import PAD_ID
 from seq2seq.decoding.beam import BeamSampler
 from seq2seq.decoding.compiled import cached_function
 from seq2seq.decoding.greedy import GreedySampler
 from seq2seq.decoding.random import RandomSampler
 from seq2seq.decoding.sampler import Sampler
-from seq2seq.training.length_buckets import sequence_lengths
 
 STRATEGIES = ("greedy", "beam", "random")
 
@@ -144,7 +144,8 @@ def generate(
     shortest_first = (
         x.ndim == 2 and model.token_mode and not sampler.draws_random and not model.stateful
     )
-    order = np.argsort(sequence_lengths(x), kind="stable") if shortest_first else None
+    lengths = np.count_nonzero(x != PAD_ID, axis=1) if shortest_first else None
+    order = None if lengths is None else np.argsort(lengths, kind="stable")
     result = _run_batches(fn, x if order is None else x[order], batch_size, sampler, max_length)
     if order is not None:
         back = np.argsort(order)
