@@ -190,10 +190,6 @@ def model_depth(settings: dict[str, Any]) -> int | tuple[int, int]:
     return (encoder or settings["depth"], decoder or settings["depth"])
 
 
-def _depth_text(depth: int | tuple[int, int]) -> str:
-    return str(depth) if isinstance(depth, int) else f"{depth[0]} (encoder), {depth[1]} (decoder)"
-
-
 def build_model(
     settings: dict[str, Any], shapes: dict[str, Any], text: bool, steps_per_epoch: int = 1
 ) -> keras.Model:
@@ -227,11 +223,17 @@ def build_model(
     return model
 
 
+def _depth_text(model: keras.Model) -> str:
+    if model.encoder_depth == model.decoder_depth:
+        return str(model.encoder_depth)
+    return f"{model.encoder_depth} (encoder), {model.decoder_depth} (decoder)"
+
+
 def _describe(settings: dict[str, Any], model: keras.Model, dataset: Dataset, out: Path) -> str:
     sizes = ", ".join(f"{dataset.size(name)} {name}" for name in ("train", "validation", "test"))
     return (
         f"Training {type(model).__name__} ({settings['cell']}, hidden {settings['hidden']}, "
-        f"depth {_depth_text(model_depth(settings))}, {model.count_params():,} parameters) on "
+        f"depth {_depth_text(model)}, {model.count_params():,} parameters) on "
         f"{dataset.description} ({sizes}) for up to {settings['epochs']} epochs -> {out}"
     )
 

@@ -144,8 +144,9 @@ def generate(
     shortest_first = (
         x.ndim == 2 and model.token_mode and not sampler.draws_random and not model.stateful
     )
-    lengths = np.count_nonzero(x != PAD_ID, axis=1) if shortest_first else None
-    order = None if lengths is None else np.argsort(lengths, kind="stable")
+    order = (
+        np.argsort(np.count_nonzero(x != PAD_ID, axis=1), kind="stable") if shortest_first else None
+    )
     result = _run_batches(fn, x if order is None else x[order], batch_size, sampler, max_length)
     if order is not None:
         back = np.argsort(order)
