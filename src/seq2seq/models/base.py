@@ -231,9 +231,10 @@ class Seq2SeqModel(keras.Model):
         and a process that compiles a few hundred models reaches the kernel's limit on
         maps (65,530 by default) and crashes.
 
-        On PyTorch `jit_compile=True` is `torch.compile`: 1.0-1.3 times hand-written
-        PyTorch's speed at hidden 256 in two runs, where eager ran 0.65-1.6 times, after a
-        first step of one to four minutes (docs/benchmarks.md); eager stays the default.
+        On PyTorch `jit_compile=True` is `torch.compile`: 1.0-1.4 times hand-written
+        PyTorch's speed at hidden 256 for every model, where eager ran 0.65-1.6 times,
+        after a first step of one to four minutes (docs/benchmarks.md); eager stays the
+        default.
         """
         if loss is None and self.token_mode:
             loss = keras.losses.SparseCategoricalCrossentropy(

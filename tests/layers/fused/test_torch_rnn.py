@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from seq2seq.layers import Recurrent, fused
-from seq2seq.models import AttentionSeq2Seq, Seq2Seq
+from seq2seq.models import AttentionSeq2Seq, Seq2Seq, SimpleSeq2Seq
 
 if keras.backend.backend() != "torch":
     pytest.skip("the PyTorch fused recurrences are PyTorch-only", allow_module_level=True)
@@ -364,23 +364,36 @@ def test_steps_decline_other_dtypes_and_arrays():
         )
 
 
-def test_jit_compiled_training_equals_eager_training():
+@pytest.mark.parametrize(
+    "model_class, compiled_calls",
+    # Compiled, SimpleSeq2Seq's decoder (an input repeated at every step) runs the
+    # compiled loop, which projects it once; Seq2Seq's decoder keeps the kernel.
+    [(Seq2Seq, 2), (SimpleSeq2Seq, 1)],
+)
+def test_jit_compiled_training_equals_eager_training(monkeypatch, model_class, compiled_calls):
     # `compile(jit_compile=True)` is `torch.compile` on this backend. PyTorch's compiler
-    # fails on the oneDNN LSTM that `torch._VF.lstm` runs and on the deferred kernels'
-    # side channel: both decline while it traces, and it compiles their fallbacks. (One
-    # LSTM model, short sequences: a compilation costs about 40 s here.)
+    # cannot lower the oneDNN LSTM that `torch._VF.lstm` runs, so the compiled step calls
+    # it eagerly (`torch.compiler.disable`); it fails on the deferred kernels' side
+    # channel, which declines while it traces, and it compiles that fallback. (Two LSTM
+    # models, short sequences: a compilation costs about 20-40 s here.)
+    fused_calls = count_runs(monkeypatch, torch_rnn, "_sequence")  # `torch._VF.lstm` calls
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4, 3, 3)).astype("float32")
     y = rng.normal(size=(4, 2, 3)).astype("float32")
-    losses, trained = [], []
+    losses, trained, calls = [], [], []
     for jit_compile in (False, True):
         keras.utils.set_random_seed(1)
-        model = Seq2Seq(
+        model = model_class(
             input_dim=3, input_length=3, hidden_dim=6, output_length=2, output_dim=3, cell="lstm"
         )
         model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse", jit_compile=jit_compile)
+        fused_calls.clear()
         losses.append([float(model.train_on_batch(x, y)) for _ in range(2)])
+        calls.append(len(fused_calls))
         trained.append(model.get_weights())
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
     for compiled, eager in zip(trained[1], trained[0]):
         np.testing.assert_allclose(compiled, eager, rtol=1e-5, atol=1e-6)
+    # Eager, the encoder's and the decoder's LSTM run on PyTorch's kernel at each of the
+    # two steps; compiled, those that do not decline.
+    assert calls == [4, 2 * compiled_calls]

@@ -15,10 +15,14 @@ with at least one step per row. Right-padded rows run as a packed sequence, so p
 steps keep the state and output zeros, as in `run_steps`; `go_backwards` runs each
 row's real steps from its last one.
 
-While `torch.compile` traces (`compile(jit_compile=True)` on this backend), `lstm` and
-`scan_deferring_kernels` decline: PyTorch's compiler fails on the oneDNN layer that
-`torch._VF.lstm` runs on the CPU and on `_KernelGradients`' side channel, and compiles
-their `keras.ops` fallbacks instead.
+Under `torch.compile` (`compile(jit_compile=True)` on this backend), PyTorch's compiler
+cannot lower the oneDNN layer that `torch._VF.lstm` runs on the CPU: `lstm` runs it
+outside the graph (`torch.compiler.disable`), in eager mode between the compiled pieces.
+There it declines an input repeated at every step (a view with no stride in time, as
+SimpleSeq2Seq's decoder reads) of more than one feature: the kernel would multiply it at
+every step, where the caller's compiled loop projects it once. `scan_deferring_kernels`
+declines while it traces (the compiler fails on `_KernelGradients`' side channel), and it
+compiles the `keras.ops` fallback instead.
 
 `scan` is `keras.ops.scan`'s Python loop with each scanned tensor split once
 (`torch.unbind`). Keras' loop indexes the tensor at every step, and the gradient of each
@@ -110,10 +114,23 @@ def lstm(
     unroll=False,
     length=None,
 ):
-    if torch.compiler.is_compiling():
-        raise NotImplementedError
     weights = (kernel, recurrent_kernel, bias)
     inputs, states, lengths = _accepted(inputs, initial_state, weights, mask, unroll, length)
+    if torch.compiler.is_compiling() and inputs.stride(1) == 0 and inputs.shape[-1] > 1:
+        # Compiled, SimpleSeq2Seq trained 1.0x hand-written PyTorch with its decoder's
+        # repeated input on the kernel and 1.15x on the loop; Seq2Seq's one zero feature
+        # costs nothing to multiply, and the kernel is ahead (docs/benchmarks.md).
+        raise NotImplementedError
+    return _eager_lstm(inputs, states, kernel, recurrent_kernel, bias, lengths, go_backwards)
+
+
+@torch.compiler.disable
+def _eager_lstm(inputs, states, kernel, recurrent_kernel, bias, lengths, go_backwards):
+    """`torch._VF.lstm` over `inputs`, outside `torch.compile`'s graph when it traces.
+
+    PyTorch's compiler cannot lower the oneDNN layer that `torch._VF.lstm` runs on the
+    CPU; the compiled step calls this in eager mode, between its compiled pieces.
+    """
     weights = [_rows(kernel), _rows(recurrent_kernel), bias, torch.zeros_like(bias)]
     hidden = tuple(s[None] for s in states)
     return _sequence(torch._VF.lstm, inputs, hidden, weights, lengths, go_backwards)
