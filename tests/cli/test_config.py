@@ -20,9 +20,23 @@ def test_precedence_flag_config_task_default():
     assert settings["hidden"] == 24  # config beats the task default
     assert settings["cell"] == "gru"  # config
     assert settings["embedding_dim"] == TASK_DEFAULTS["g2p"]["embedding_dim"]  # task default
-    assert settings["depth"] == TASK_DEFAULTS["g2p"]["depth"] == 2  # task default
+    assert settings["encoder_depth"] == TASK_DEFAULTS["g2p"]["encoder_depth"] == 3  # task default
     assert settings["batch_size"] == SETTINGS["batch_size"].default  # built-in default
     assert set(settings) == set(SETTINGS)
+
+
+def test_a_given_depth_is_both_sides_over_the_task_per_side_depths():
+    # g2p's defaults set each side's depth (3 and 1); a depth given on the command line
+    # or in a config file is the depth of both sides, unless a side is given too.
+    def depths(flags, config):
+        settings = resolve_settings(flags, config, task="g2p")
+        return settings["depth"], settings["encoder_depth"], settings["decoder_depth"]
+
+    assert depths({}, {}) == (1, 3, 1)
+    assert depths({"depth": 2}, {}) == (2, None, None)
+    assert depths({}, {"depth": 2}) == (2, None, None)
+    assert depths({"depth": 2}, {"encoder_depth": 4}) == (2, 4, None)
+    assert depths({"decoder_depth": 2}, {}) == (1, 3, 2)
 
 
 def test_load_config_accepts_dashes_and_ints_for_floats(tmp_path):
