@@ -235,8 +235,8 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
         # in float32, in 53 minutes (docs/results.md). On a CPU without bfloat16
         # instructions they are 1.8x slower than float32: "auto" takes float32 there.
         "epochs": 18,
-        # Fewer epochs on a slower CPU, the whole command within the hour: 18 epochs took
-        # 3,116 s on the AVX-512 machine, the whole command 52 min 37 s (docs/results.md).
+        # Fewer epochs on a slower CPU, the whole command within the hour: on the AVX-512
+        # machine 17 of the 18 fit, 3,095 s of training, 52 min 8 s in all (docs/results.md).
         "time_budget": 57,
         "patience": 18,
         "precision": "auto",
