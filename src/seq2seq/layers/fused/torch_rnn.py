@@ -117,9 +117,10 @@ def lstm(
     weights = (kernel, recurrent_kernel, bias)
     inputs, states, lengths = _accepted(inputs, initial_state, weights, mask, unroll, length)
     if torch.compiler.is_compiling() and inputs.stride(1) == 0 and inputs.shape[-1] > 1:
-        # Compiled, SimpleSeq2Seq trained 1.0x hand-written PyTorch with its decoder's
-        # repeated input on the kernel and 1.15x on the loop; Seq2Seq's one zero feature
-        # costs nothing to multiply, and the kernel is ahead (docs/benchmarks.md).
+        # Compiled, SimpleSeq2Seq trained 0.93x hand-written PyTorch with its decoder's
+        # repeated input on the kernel and 1.09x on the loop (medians of five rounds);
+        # Seq2Seq's one zero feature costs nothing to multiply, and the kernel is ahead
+        # (docs/benchmarks.md).
         raise NotImplementedError
     return _eager_lstm(inputs, states, kernel, recurrent_kernel, bias, lengths, go_backwards)
 
