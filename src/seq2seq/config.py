@@ -184,6 +184,15 @@ SETTINGS: dict[str, Setting] = {
         "bf16 or AMX), else float32",
         PRECISIONS,
     ),
+    "jit_compile": Setting(
+        bool,
+        None,
+        "compile the training step whole: XLA on TensorFlow, torch.compile on PyTorch "
+        "(faster on most models after a first step of minutes, docs/benchmarks.md); "
+        "JAX always compiles with XLA, and --no-jit-compile runs it op by op "
+        "(default: the backend's choice, Keras' jit_compile='auto': XLA on JAX, eager "
+        "on TensorFlow and PyTorch)",
+    ),
     "bucket": Setting(
         bool,
         False,

@@ -8,7 +8,7 @@ from helpers import backend_independent
 
 from seq2seq.commands.errors import CommandError
 from seq2seq.commands.train import _alternatives, build_model, learning_rate
-from seq2seq.config import resolve_settings
+from seq2seq.config import load_config, resolve_settings, write_config
 from seq2seq.data.vocabularies import build_vocabulary
 from seq2seq.losses import TokenCrossEntropy
 
@@ -66,6 +66,31 @@ def test_ema_trains_a_run_that_keeps_the_average(tmp_path):
     settings = resolve_settings({"ema": 0.9, "hidden": 4})
     model = build_model(settings, REAL_SHAPES, text=False)
     assert model.optimizer.use_ema and model.optimizer.ema_momentum == 0.9
+
+
+@pytest.mark.parametrize("given", [True, False, None])
+def test_jit_compile_setting_reaches_the_model(given):
+    # None is Keras' "auto": XLA on JAX, eager on TensorFlow (the library's choice, see
+    # `Seq2SeqModel.compile`) and on PyTorch.
+    settings = resolve_settings({"jit_compile": given, "hidden": 4})
+    model = build_model(settings, REAL_SHAPES, text=False)
+    expected = keras.backend.backend() == "jax" if given is None else given
+    assert model.jit_compile is expected
+
+
+@backend_independent
+def test_jit_compile_flag_is_written_with_the_run_and_read_from_a_config(tmp_path):
+    out = tmp_path / "run"
+    status, _, err = run("train", "--task", "reverse", "--max-examples", "64", "--epochs", "1",
+                         "--hidden", "4", "--embedding-dim", "4", "--jit-compile",
+                         "--out", str(out))  # fmt: skip
+    assert status == 0, err
+    written = load_config(out / "config.toml")
+    assert written["jit_compile"] is True
+    assert resolve_settings({}, written)["jit_compile"] is True
+    assert resolve_settings({"jit_compile": False}, written)["jit_compile"] is False
+    write_config(resolve_settings({}), tmp_path / "default.toml")  # the backend's choice
+    assert "jit_compile" not in load_config(tmp_path / "default.toml")
 
 
 def test_label_smoothing_is_refused_for_real_values():

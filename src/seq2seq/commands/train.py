@@ -219,7 +219,10 @@ def build_model(
         raise CommandError("--label-smoothing applies to text (token) data, not to real values")
     else:
         loss = "mse"
-    model.compile(optimizer=optimizer, loss=loss)
+    jit_compile = settings["jit_compile"]
+    model.compile(
+        optimizer=optimizer, loss=loss, jit_compile="auto" if jit_compile is None else jit_compile
+    )
     return model
 
 

@@ -232,9 +232,10 @@ class Seq2SeqModel(keras.Model):
         maps (65,530 by default) and crashes.
 
         On PyTorch `jit_compile=True` is `torch.compile`: 1.0-1.4 times hand-written
-        PyTorch's speed at hidden 256 for every model, where eager ran 0.65-1.6 times,
-        after a first step of one to four minutes (docs/benchmarks.md); eager stays the
-        default.
+        PyTorch's speed at hidden 256 for every model but one row of one run (0.98x),
+        where eager ran 0.65-1.6 times, after a first step of one to four minutes
+        (docs/benchmarks.md); eager stays the default. `seq2seq train --jit-compile`
+        asks for it from the command line.
         """
         if loss is None and self.token_mode:
             loss = keras.losses.SparseCategoricalCrossentropy(
